@@ -1,0 +1,108 @@
+"""`semantik <command>`: the service modes the systemd units run, and the admin commands."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+
+from semantik.shared.config import MODES, ConfigError, load_settings, problems, require
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {}
+
+
+def command(name: str, help_text: str):
+    def register(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = (help_text, func)
+        return func
+
+    return register
+
+
+@command("webui", "serve the control-plane API (gunicorn + uvicorn workers)")
+def _webui(_: argparse.Namespace) -> int:
+    from semantik.webui.server import serve
+
+    serve(require("webui"))
+    return 0
+
+
+@command("migrate", "upgrade the database schema to the newest revision")
+def _migrate(_: argparse.Namespace) -> int:
+    from semantik.shared.migrations import upgrade
+
+    require("migrate")
+    upgrade("head")
+    return 0
+
+
+@command("check-config", "name every missing, invalid or weak setting; exit 1 if any")
+def _check_config(args: argparse.Namespace) -> int:
+    modes = tuple(args.modes) or MODES
+    try:
+        lines = problems(load_settings(), modes)
+    except ConfigError as error:
+        lines = error.lines
+    for line in lines:
+        print(line, file=sys.stderr)
+    if lines:
+        print(f"{len(lines)} problem(s) for {', '.join(modes)}", file=sys.stderr)
+    return 1 if lines else 0
+
+
+@command("create-user", "create a user (password from --password-stdin or a prompt)")
+def _create_user(args: argparse.Namespace) -> int:
+    from semantik.shared.db import session_scope
+    from semantik.shared.errors import SemantikError
+    from semantik.shared.services import auth
+
+    require("migrate")
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+    if len(password) < 8:
+        print("password must be at least 8 characters", file=sys.stderr)
+        return 1
+    try:
+        with session_scope() as session:
+            user = auth.register(
+                session,
+                username=args.username,
+                email=args.email,
+                password=password,
+                full_name=args.full_name,
+                is_superuser=args.superuser or None,
+            )
+            print(f"created user {user.username} (id {user.id}{', superuser' if user.is_superuser else ''})")
+    except SemantikError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="semantik", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+    for name, (help_text, _) in COMMANDS.items():
+        sub.add_parser(name, help=help_text)
+    check = sub.choices["check-config"]
+    check.add_argument("modes", nargs="*", choices=MODES, help="modes to check (default: all)")
+    user = sub.choices["create-user"]
+    user.add_argument("username")
+    user.add_argument("email")
+    user.add_argument("--full-name")
+    user.add_argument("--superuser", action="store_true")
+    user.add_argument("--password-stdin", action="store_true")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][1](args)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

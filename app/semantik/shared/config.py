@@ -1,0 +1,214 @@
+"""The one place that reads the environment.
+
+Every service mode asks only for the variables it uses (``REQUIRED_BY_MODE``), so a vecpipe host
+needs no database password. ``problems()`` lists every missing, invalid or weak value by name;
+``semantik check-config`` prints them and the services refuse to start on any.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Quantization = Literal["float32", "float16", "int8"]
+MODES = ("webui", "vecpipe", "worker", "beat", "flower", "migrate")
+
+# What each service mode needs; everything else has a usable default.
+REQUIRED_BY_MODE: dict[str, tuple[str, ...]] = {
+    "webui": ("DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "INTERNAL_API_KEY"),
+    "vecpipe": ("INTERNAL_API_KEY",),
+    "worker": ("DATABASE_URL", "REDIS_URL", "INTERNAL_API_KEY"),
+    "beat": ("DATABASE_URL", "REDIS_URL"),
+    "flower": ("REDIS_URL", "FLOWER_BASIC_AUTH"),
+    "migrate": ("DATABASE_URL",),
+}
+KEYS = ("JWT_SECRET_KEY", "INTERNAL_API_KEY", "QDRANT_API_KEY")
+PLACEHOLDERS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "changethis",
+    "secret",
+    "password",
+    "example",
+    "placeholder",
+    "default",
+    "xxxx",
+    "todo",
+    "replace",
+)
+MIN_KEY_LENGTH = 32
+MIN_PASSWORD_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("/var/lib/semantik")
+
+    database_url: str | None = None
+    db_pool_size: int = Field(20, ge=1, le=1000)
+    db_max_overflow: int = Field(40, ge=0, le=1000)
+    db_pool_timeout: int = Field(30, ge=1)
+    db_pool_recycle: int = Field(3600, ge=-1)
+    db_pool_pre_ping: bool = True
+    db_echo: bool = False
+
+    redis_url: str | None = None
+
+    jwt_secret_key: str | None = None
+    access_token_expire_minutes: int = Field(1440, ge=1)
+    refresh_token_expire_days: int = Field(30, ge=1)
+    api_key_max_per_user: int = Field(20, ge=1)
+
+    internal_api_key: str | None = None
+    vecpipe_url: str = "http://127.0.0.1:8000"
+    vecpipe_timeout: float = Field(30.0, gt=0)
+
+    webui_host: str = "127.0.0.1"
+    webui_port: int = Field(8080, ge=1, le=65535)
+    webui_workers: int = Field(1, ge=1, le=64)
+
+    vecpipe_host: str = "127.0.0.1"
+    vecpipe_port: int = Field(8000, ge=1, le=65535)
+
+    qdrant_host: str | None = None
+    qdrant_port: int = Field(6333, ge=1, le=65535)
+    qdrant_api_key: str | None = None
+    qdrant_path: Path | None = None
+
+    default_embedding_model: str = "Qwen/Qwen3-Embedding-0.6B"
+    default_quantization: Quantization = "float16"
+    use_mock_embeddings: bool = False
+
+    document_allowed_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+
+    flower_basic_auth: str | None = None
+    flower_host: str = "127.0.0.1"
+    flower_port: int = Field(5555, ge=1, le=65535)
+    flower_url_prefix: str = ""
+
+    @field_validator("document_allowed_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.replace(",", ":").split(":") if part.strip()]
+        return value
+
+    @field_validator("document_allowed_roots")
+    @classmethod
+    def _absolute_roots(cls, roots: list[Path]) -> list[Path]:
+        relative = [str(root) for root in roots if not root.is_absolute()]
+        if relative:
+            raise ValueError(f"roots must be absolute paths, got {', '.join(relative)}")
+        return roots
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).scheme not in ("postgresql", "postgresql+psycopg2"):
+            raise ValueError("must be a postgresql:// URL")
+        return url
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url is not None and urlsplit(url).scheme not in ("redis", "rediss"):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return url
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set")
+        return self.database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def weakness(secret: str, minimum: int) -> str | None:
+    """Why ``secret`` is too weak for production, or None."""
+    lowered = secret.lower()
+    if any(word in lowered for word in PLACEHOLDERS):
+        return "looks like a placeholder"
+    if len(secret) < minimum:
+        return f"shorter than {minimum} characters"
+    counts = Counter(secret)
+    entropy = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    if entropy < 3.5:
+        return f"low entropy ({entropy:.1f} bits per character)"
+    return None
+
+
+def _secrets(settings: Settings) -> dict[str, tuple[str, int]]:
+    """Every secret that is set, by variable name, with its minimum length."""
+    found = {name: (getattr(settings, name.lower()), MIN_KEY_LENGTH) for name in KEYS}
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        url = getattr(settings, name.lower())
+        if url and urlsplit(url).password:
+            found[f"{name} password"] = (urlsplit(url).password, MIN_PASSWORD_LENGTH)
+    if settings.flower_basic_auth:
+        found["FLOWER_BASIC_AUTH password"] = (
+            settings.flower_basic_auth.partition(":")[2],
+            MIN_PASSWORD_LENGTH,
+        )
+    return {name: value for name, value in found.items() if value[0]}
+
+
+def problems(settings: Settings, modes: tuple[str, ...] = MODES) -> list[str]:
+    """Every missing or weak value the given modes would refuse, one line each."""
+    found = []
+    for mode in modes:
+        for name in REQUIRED_BY_MODE[mode]:
+            line = f"{name}: required by {mode} but not set"
+            if not getattr(settings, name.lower()) and line not in found:
+                found.append(line)
+    if "flower" in modes and settings.flower_basic_auth and ":" not in settings.flower_basic_auth:
+        found.append("FLOWER_BASIC_AUTH: must be user:password")
+    if settings.environment == "production":
+        for name, (secret, minimum) in _secrets(settings).items():
+            reason = weakness(secret, minimum)
+            if reason:
+                found.append(f"{name}: {reason}; production refuses weak secrets")
+        redis_url = settings.redis_url
+        if redis_url and not urlsplit(redis_url).password:
+            found.append("REDIS_URL: production needs a password-protected broker")
+    return found
+
+
+def validation_problems(error: ValidationError) -> list[str]:
+    """Pydantic's errors as `VARIABLE: reason` lines (never echoing the value)."""
+    return [f"{str(err['loc'][0]).upper()}: {err['msg']}" for err in error.errors()]
+
+
+class ConfigError(RuntimeError):
+    def __init__(self, lines: list[str]):
+        super().__init__("invalid configuration:\n  " + "\n  ".join(lines))
+        self.lines = lines
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(validation_problems(error)) from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def require(*modes: str) -> Settings:
+    """The settings, or ConfigError naming everything these modes lack."""
+    settings = get_settings()
+    lines = problems(settings, modes)
+    if lines:
+        raise ConfigError(lines)
+    return settings

@@ -1,0 +1,39 @@
+"""Domain errors raised by shared/services and mapped to HTTP by each service (API_CONTRACT.md §6)."""
+
+
+class SemantikError(Exception):
+    status_code = 400
+
+
+class EntityNotFoundError(SemantikError):
+    status_code = 404
+
+    def __init__(self, entity: str, entity_id: object):
+        super().__init__(f"{entity} with ID '{entity_id}' not found")
+
+
+class EntityAlreadyExistsError(SemantikError):
+    status_code = 409
+
+    def __init__(self, entity: str, identifier: object):
+        super().__init__(f"{entity} with identifier '{identifier}' already exists")
+
+
+class InvalidStateError(SemantikError):
+    status_code = 409
+
+
+class AccessDeniedError(SemantikError):
+    status_code = 403
+
+
+class ValidationError(SemantikError):
+    status_code = 400
+
+
+class ServiceUnavailableError(SemantikError):
+    status_code = 503
+
+
+class AuthenticationError(SemantikError):
+    status_code = 401

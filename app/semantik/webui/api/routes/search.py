@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+
+from semantik.shared.services.search import SearchRequest, search
+from semantik.webui.api.deps import CurrentUser, SessionDep, VecpipeDep
+from semantik.webui.schemas import Strict
+
+router = APIRouter(prefix="/api/v2/search", tags=["search"])
+
+
+class SearchOptions(Strict):
+    query: str = Field(min_length=1, max_length=1000)
+    k: int = Field(10, ge=1, le=100)
+    search_type: Literal["semantic", "question", "code"] = "semantic"
+    search_mode: Literal["dense", "sparse", "hybrid"] = "dense"
+    rrf_k: int = Field(60, ge=1, le=1000)
+    rerank_model: str | None = Field(None, max_length=255)
+    reranker_id: str | None = Field(None, max_length=255)
+    score_threshold: float = Field(0.0, ge=0.0, le=1.0)
+    metadata_filter: dict[str, Any] | None = None
+    include_content: bool = True
+    use_hyde: bool | None = None
+
+
+class MultiSearchIn(SearchOptions):
+    collection_uuids: list[UUID] = Field(min_length=1, max_length=10)
+    use_reranker: bool = True
+
+
+class SingleSearchIn(SearchOptions):
+    collection_id: UUID
+    use_reranker: bool = False
+
+
+class SearchOut(BaseModel):
+    query: str
+    results: list[dict[str, Any]]
+    total_results: int
+    collections_searched: list[dict[str, Any]]
+    search_type: str
+    search_mode_used: str
+    warnings: list[str]
+    reranking_used: bool = False
+    reranker_model: str | None = None
+    embedding_time_ms: float | None = None
+    reranking_time_ms: float | None = None
+    search_time_ms: float
+    total_time_ms: float
+    hyde_used: bool = False
+    hyde_info: dict[str, Any] | None = None
+    partial_failure: bool
+    failed_collections: list[dict[str, Any]] | None
+    api_version: str = "2.0"
+
+
+def _run(
+    body: SearchOptions,
+    ids: list[UUID],
+    use_reranker: bool,
+    user: CurrentUser,
+    session: SessionDep,
+    vecpipe: VecpipeDep,
+) -> dict[str, Any]:
+    if body.search_mode != "dense":
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "search_mode"),
+                    "msg": f"search_mode '{body.search_mode}' is not available yet; "
+                    "only 'dense' is supported",
+                    "input": body.search_mode,
+                }
+            ]
+        )
+    started = time.perf_counter()
+    request = SearchRequest(
+        query=body.query,
+        k=body.k,
+        search_type=body.search_type,
+        score_threshold=body.score_threshold,
+        metadata_filter=body.metadata_filter,
+        include_content=body.include_content,
+        use_reranker=use_reranker,
+    )
+    outcome = search(session, vecpipe, user, [str(i) for i in ids], request)
+    return {
+        "query": body.query,
+        "results": outcome.results,
+        "total_results": len(outcome.results),
+        "collections_searched": outcome.searched,
+        "search_type": body.search_type,
+        "search_mode_used": "dense",
+        "warnings": outcome.warnings,
+        "search_time_ms": round(outcome.search_time_ms, 2),
+        "total_time_ms": round((time.perf_counter() - started) * 1000, 2),
+        "partial_failure": bool(outcome.failed),
+        "failed_collections": outcome.failed or None,
+    }
+
+
+@router.post("", response_model=SearchOut)
+def search_many(body: MultiSearchIn, user: CurrentUser, session: SessionDep, vecpipe: VecpipeDep) -> object:
+    return _run(body, body.collection_uuids, body.use_reranker, user, session, vecpipe)
+
+
+@router.post("/single", response_model=SearchOut)
+def search_one(body: SingleSearchIn, user: CurrentUser, session: SessionDep, vecpipe: VecpipeDep) -> object:
+    return _run(body, [body.collection_id], body.use_reranker, user, session, vecpipe)

@@ -1,0 +1,38 @@
+"""`semantik webui`: gunicorn managing uvicorn workers, configured from the settings only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from semantik.shared.config import Settings
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict[str, Any]):
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from semantik.webui.main import create_app
+
+        return create_app()
+
+
+def serve(settings: Settings) -> None:
+    _Gunicorn(
+        {
+            "bind": f"{settings.webui_host}:{settings.webui_port}",
+            "workers": settings.webui_workers,
+            "worker_class": "uvicorn_worker.UvicornWorker",
+            "accesslog": "-",
+            "graceful_timeout": 30,
+            "timeout": 120,
+            "forwarded_allow_ips": "127.0.0.1",
+        }
+    ).run()

@@ -1,0 +1,113 @@
+"""Fixtures: real PostgreSQL and Redis for the session, a migrated database, an API client.
+
+Tests that use the servers are marked `integration` automatically.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from support.servers import Postgres, Redis, ensure_installed, free_port, scratch_dir  # noqa: E402
+
+SERVER_FIXTURES = {"servers", "database_url", "db", "client", "app_env", "redis_server"}
+TEST_ENV = {
+    "ENVIRONMENT": "test",
+    "JWT_SECRET_KEY": "test-jwt-key-0123456789abcdef0123456789abcdef",
+    "INTERNAL_API_KEY": "test-internal-key-0123456789abcdef0123456789",
+    "DB_POOL_SIZE": "5",
+    "DB_MAX_OVERFLOW": "10",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+def reset_caches() -> None:
+    """Forget settings, engine and clients built from an earlier environment."""
+    from semantik.shared import config, db, queue
+
+    config.get_settings.cache_clear()
+    if db.get_engine.cache_info().currsize:
+        db.get_engine().dispose()
+    db.get_engine.cache_clear()
+    db._session_factory.cache_clear()
+    queue.client.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[tuple[Postgres, Redis]]:
+    ensure_installed()
+    postgres = Postgres(scratch_dir("pg")).start()
+    redis = Redis(scratch_dir("redis")).start()
+    try:
+        yield postgres, redis
+    finally:
+        redis.stop()
+        postgres.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(servers: tuple[Postgres, Redis]) -> Redis:
+    return servers[1]
+
+
+@pytest.fixture(scope="session")
+def documents_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("documents")
+
+
+@pytest.fixture(scope="session")
+def app_env(servers: tuple[Postgres, Redis], documents_root: Path) -> Iterator[dict[str, str]]:
+    """The process environment every service mode needs, pointing at the test servers."""
+    postgres, redis = servers
+    env = {**TEST_ENV, "DATABASE_URL": postgres.url(), "REDIS_URL": redis.url,
+           "DOCUMENT_ALLOWED_ROOTS": str(documents_root),
+           # Nothing listens here until a test starts vecpipe and points VECPIPE_URL at it.
+           "VECPIPE_URL": f"http://127.0.0.1:{free_port()}"}
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    reset_caches()
+    from semantik.shared.migrations import upgrade
+
+    upgrade("head")
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    reset_caches()
+
+
+@pytest.fixture
+def db(app_env: dict[str, str]) -> Iterator[None]:
+    """An empty schema for each test."""
+    from sqlalchemy import text
+
+    from semantik.shared.db import get_engine
+    from semantik.shared.models import Base
+
+    yield
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with get_engine().begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def client(db: None) -> Iterator:
+    from fastapi.testclient import TestClient
+
+    from semantik.webui.main import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as test_client:
+        yield test_client

@@ -1,0 +1,31 @@
+"""Small builders for API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PASSWORD = "correct-horse-battery"
+
+
+def register(client: Any, username: str = "alice", password: str = PASSWORD) -> dict[str, Any]:
+    response = client.post("/api/auth/register",
+                           json={"username": username, "email": f"{username}@example.org", "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def login(client: Any, username: str = "alice", password: str = PASSWORD) -> dict[str, str]:
+    response = client.post("/api/auth/login", json={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def auth_headers(client: Any, username: str = "alice") -> dict[str, str]:
+    register(client, username)
+    return {"Authorization": f"Bearer {login(client, username)['access_token']}"}
+
+
+def create_collection(client: Any, headers: dict[str, str], name: str = "docs", **fields: Any) -> dict[str, Any]:
+    response = client.post("/api/v2/collections", json={"name": name, **fields}, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()

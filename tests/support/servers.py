@@ -1,0 +1,198 @@
+"""Real PostgreSQL and Redis servers for the tests: installed from Debian when missing, started on
+loopback with throwaway data directories, stopped afterwards."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_USER = "semantik"
+PACKAGES = {"postgres": "postgresql-15", "redis-server": "redis-server"}
+# Debian's maintainer scripts would start the packaged servers; the tests start their own.
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    return Path(found[-1]).parent if found else None
+
+
+def ensure_installed() -> None:
+    missing = [
+        pkg
+        for binary, pkg in PACKAGES.items()
+        if (binary == "postgres" and _pg_bin() is None)
+        or (binary != "postgres" and shutil.which(binary) is None)
+    ]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise RuntimeError(
+            f"{' '.join(missing)} missing and not root: apt-get install -y {' '.join(missing)}"
+        )
+    placed = not POLICY_RC_D.exists()
+    if placed:
+        POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n")
+        POLICY_RC_D.chmod(0o755)
+    try:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+    finally:
+        if placed:
+            POLICY_RC_D.unlink()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+
+
+@dataclass
+class Postgres:
+    root: Path
+    port: int = field(default_factory=free_port)
+    password: str = "pg-test-password-not-for-production"
+    process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str = "semantik") -> str:
+        return f"postgresql://{PG_USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _as_postgres(self, *argv: str) -> list[str]:
+        return argv if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--", *argv]
+
+    def start(self) -> Postgres:
+        bindir, data = _pg_bin(), self.root / "data"
+        assert bindir is not None
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+        pwfile = self.root / "pwfile"
+        pwfile.write_text(self.password)
+        pwfile.chmod(0o644)
+        subprocess.run(
+            self._as_postgres(
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                PG_USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        self.process = subprocess.Popen(
+            self._as_postgres(
+                str(bindir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={self.root}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+            ),
+            stdout=open(self.root / "postgres.log", "wb"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port)
+        self.create_database("semantik")
+        return self
+
+    def create_database(self, name: str) -> str:
+        import psycopg2
+
+        for _ in range(50):  # the server accepts connections a moment after it binds
+            try:
+                conn = psycopg2.connect(self.url("postgres"))
+                break
+            except psycopg2.OperationalError:
+                time.sleep(0.1)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@dataclass
+class Redis:
+    root: Path
+    port: int = field(default_factory=free_port)
+    password: str = "redis-test-password-not-for-production"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def start(self) -> Redis:
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--requirepass",
+                self.password,
+                "--dir",
+                str(self.root),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=open(self.root / "redis.log", "ab"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def scratch_dir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=f"semantik-{prefix}-"))
+    path.chmod(0o755)
+    return path
