@@ -14,9 +14,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support.servers import Postgres, Redis, ensure_installed, free_port, scratch_dir  # noqa: E402
+from support.servers import (  # noqa: E402
+    Postgres,
+    Redis,
+    ensure_installed,
+    free_port,
+    scratch_dir,
+    start_service,
+    stop_service,
+)
 
-SERVER_FIXTURES = {"servers", "database_url", "db", "client", "app_env", "redis_server"}
+SERVER_FIXTURES = {"servers", "db", "client", "app_env", "redis_server", "webui_server"}
 TEST_ENV = {
     "ENVIRONMENT": "test",
     "JWT_SECRET_KEY": "test-jwt-key-0123456789abcdef0123456789abcdef",
@@ -70,10 +78,14 @@ def documents_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app_env(servers: tuple[Postgres, Redis], documents_root: Path) -> Iterator[dict[str, str]]:
     """The process environment every service mode needs, pointing at the test servers."""
     postgres, redis = servers
-    env = {**TEST_ENV, "DATABASE_URL": postgres.url(), "REDIS_URL": redis.url,
-           "DOCUMENT_ALLOWED_ROOTS": str(documents_root),
-           # Nothing listens here until a test starts vecpipe and points VECPIPE_URL at it.
-           "VECPIPE_URL": f"http://127.0.0.1:{free_port()}"}
+    env = {
+        **TEST_ENV,
+        "DATABASE_URL": postgres.url(),
+        "REDIS_URL": redis.url,
+        "DOCUMENT_ALLOWED_ROOTS": str(documents_root),
+        # Nothing listens here until a test starts vecpipe and points VECPIPE_URL at it.
+        "VECPIPE_URL": f"http://127.0.0.1:{free_port()}",
+    }
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     reset_caches()
@@ -111,3 +123,19 @@ def client(db: None) -> Iterator:
 
     with TestClient(create_app(), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def webui_server(db: None, app_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """The real `semantik webui` (gunicorn, two uvicorn workers) on a free loopback port."""
+    port = free_port()
+    env = {**app_env, "WEBUI_PORT": str(port), "WEBUI_WORKERS": "2"}
+    process = start_service(
+        [str(Path(sys.executable).parent / "semantik"), "webui"],
+        env,
+        port,
+        tmp_path / "webui.log",
+        ready_path="/api/health/healthz",
+    )
+    yield f"http://127.0.0.1:{port}"
+    stop_service(process)

@@ -13,22 +13,33 @@ def test_missing_values_are_named_per_mode() -> None:
     vecpipe = problems(settings, ("vecpipe",))
     assert vecpipe == ["INTERNAL_API_KEY: required by vecpipe but not set"]
     webui = problems(settings, ("webui",))
-    assert {line.split(":")[0] for line in webui} == {"DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY",
-                                                       "INTERNAL_API_KEY"}
+    assert {line.split(":")[0] for line in webui} == {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "JWT_SECRET_KEY",
+        "INTERNAL_API_KEY",
+    }
 
 
-@pytest.mark.parametrize(("secret", "reason"), [
-    ("changeme-changeme-changeme-changeme", "placeholder"),
-    ("short", "shorter than 32"),
-    ("abababababababababababababababab", "low entropy"),
-])
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("changeme-changeme-changeme-changeme", "placeholder"),
+        ("short", "shorter than 32"),
+        ("abababababababababababababababab", "low entropy"),
+    ],
+)
 def test_weak_secrets_are_refused(secret: str, reason: str) -> None:
     assert reason in (weakness(secret, 32) or "")
 
 
 def test_production_refuses_weak_secrets_but_development_does_not() -> None:
-    fields = {"jwt_secret_key": "changeme", "internal_api_key": STRONG_KEY,
-              "database_url": "postgresql://u:password@db/semantik", "redis_url": "redis://redis:6379/0"}
+    fields = {
+        "jwt_secret_key": "changeme",
+        "internal_api_key": STRONG_KEY,
+        "database_url": "postgresql://u:password@db/semantik",
+        "redis_url": "redis://redis:6379/0",
+    }
     dev = problems(Settings(environment="development", **fields), ("webui",))
     assert dev == []
     prod = problems(Settings(environment="production", **fields), ("webui",))
@@ -44,7 +55,10 @@ def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert {line.split(":")[0] for line in raised.value.lines} == {
-        "DB_POOL_SIZE", "DEFAULT_QUANTIZATION", "DOCUMENT_ALLOWED_ROOTS"}
+        "DB_POOL_SIZE",
+        "DEFAULT_QUANTIZATION",
+        "DOCUMENT_ALLOWED_ROOTS",
+    }
 
 
 def test_allowed_roots_split_on_commas_and_colons(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,22 +67,31 @@ def test_allowed_roots_split_on_commas_and_colons(monkeypatch: pytest.MonkeyPatc
 
 
 def _check_config(env: dict[str, str], *modes: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "semantik.cli", "check-config", *modes],
-                          env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "semantik.cli", "check-config", *modes],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_check_config_exits_1_naming_each_problem() -> None:
-    result = _check_config({"ENVIRONMENT": "production", "JWT_SECRET_KEY": "changeme",
-                            "DB_POOL_TIMEOUT": "0"}, "webui")
+    result = _check_config(
+        {"ENVIRONMENT": "production", "JWT_SECRET_KEY": "changeme", "DB_POOL_TIMEOUT": "0"}, "webui"
+    )
     assert result.returncode == 1
     assert "DB_POOL_TIMEOUT" in result.stderr
     assert result.stdout == ""
 
 
 def test_check_config_passes_silently_and_prints_no_secret() -> None:
-    env = {"ENVIRONMENT": "production", "JWT_SECRET_KEY": STRONG_KEY, "INTERNAL_API_KEY": STRONG_KEY[::-1],
-           "DATABASE_URL": "postgresql://semantik:Xk29vQm4Lr8sT1pZ@db/semantik",
-           "REDIS_URL": "redis://:Ha7Wq2Ze9Ub4Nc6R@redis:6379/0"}
+    env = {
+        "ENVIRONMENT": "production",
+        "JWT_SECRET_KEY": STRONG_KEY,
+        "INTERNAL_API_KEY": STRONG_KEY[::-1],
+        "DATABASE_URL": "postgresql://semantik:Xk29vQm4Lr8sT1pZ@db/semantik",
+        "REDIS_URL": "redis://:Ha7Wq2Ze9Ub4Nc6R@redis:6379/0",
+    }
     result = _check_config(env, "webui", "worker")
     assert result.returncode == 0, result.stderr
     assert STRONG_KEY not in result.stdout + result.stderr

@@ -196,3 +196,44 @@ def scratch_dir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=f"semantik-{prefix}-"))
     path.chmod(0o755)
     return path
+
+
+def start_service(
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    ready_path: str = "/health",
+    timeout: float = 120.0,
+) -> subprocess.Popen[bytes]:
+    """Start a `semantik <mode>` process and wait until ``ready_path`` answers (any status)."""
+    import httpx
+
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, **env},
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=1.0)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop_service(process)
+    raise TimeoutError(f"{' '.join(argv)} did not answer on {port} within {timeout:.0f} s")
+
+
+def stop_service(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()

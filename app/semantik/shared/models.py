@@ -159,8 +159,6 @@ class Collection(Base):
     sync_last_run_status: Mapped[str | None] = mapped_column(String(32))
     sync_last_error: Mapped[str | None] = mapped_column(Text)
 
-    owner: Mapped[User] = relationship(lazy="joined")
-
 
 class CollectionSource(Base):
     __tablename__ = "collection_sources"

@@ -17,8 +17,9 @@ OPERATION_TASKS = {kind: f"semantik.operations.{kind.value}" for kind in Operati
 DELETE_VECTORS_TASK = "semantik.collections.delete_vectors"
 
 
-def make_celery(settings: Settings, include: tuple[str, ...] = ()) -> Celery:
-    app = Celery("semantik", broker=settings.redis_url, backend=settings.redis_url, include=list(include))
+def make_celery(settings: Settings, include: tuple[str, ...] = (), results: bool = True) -> Celery:
+    backend = settings.redis_url if results else None
+    app = Celery("semantik", broker=settings.redis_url, backend=backend, include=list(include))
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -34,7 +35,8 @@ def make_celery(settings: Settings, include: tuple[str, ...] = ()) -> Celery:
 
 @lru_cache
 def client() -> Celery:
-    return make_celery(get_settings())
+    # Senders need no result backend; its reconnect loop would hold a request for ~20 s.
+    return make_celery(get_settings(), results=False)
 
 
 def enqueue(task_name: str, *args: object) -> str:

@@ -3,16 +3,52 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 FORBIDDEN_NAME_CHARS = set('/\\*?<>|:"')
 ChunkingStrategy = Literal["fixed_size", "semantic", "recursive", "markdown", "hierarchical", "hybrid"]
 
 
+def _storable(value: object) -> object:
+    """PostgreSQL refuses NUL in text and JSON, and UTF-8 has no lone surrogates: say so with a 422."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key)
+            _storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item)
+    return value
+
+
+SafeStr = Annotated[str, AfterValidator(_storable)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_storable_text(cls, data: object) -> object:
+        return _storable(data)
 
 
 class Out(BaseModel):
@@ -145,7 +181,7 @@ class CollectionOut(Out):
     chunking_strategy: str
     chunking_config: dict[str, Any] | None
     is_public: bool
-    metadata: dict[str, Any] | None = Field(None, validation_alias="meta")
+    metadata: dict[str, Any] | None = Field(None, validation_alias=AliasChoices("meta", "metadata"))
     created_at: datetime
     updated_at: datetime
     document_count: int
@@ -208,7 +244,7 @@ class DocumentOut(Out):
     error_message: str | None
     error_category: str | None
     chunk_count: int
-    metadata: dict[str, Any] | None = Field(None, validation_alias="meta")
+    metadata: dict[str, Any] | None = Field(None, validation_alias=AliasChoices("meta", "metadata"))
     retry_count: int
     last_retry_at: datetime | None
     created_at: datetime

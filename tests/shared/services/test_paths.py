@@ -22,16 +22,19 @@ def test_directory_inside_the_root_is_accepted(tree: tuple[Path, Path]) -> None:
     assert resolve_source_path(str(root / "inside-link"), [root]) == (root / "team").resolve()
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    ("{root}/../secret", "must not contain '..'"),
-    ("{root}/team/../../secret", "must not contain '..'"),
-    ("{outside}", "outside the allowed roots"),
-    ("/etc", "outside the allowed roots"),
-    ("team", "must be absolute"),
-    ("{root}/escape", "through a symlink"),
-    ("{root}/missing", "does not exist"),
-    ("", "non-empty"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("{root}/../secret", "must not contain '..'"),
+        ("{root}/team/../../secret", "must not contain '..'"),
+        ("{outside}", "outside the allowed roots"),
+        ("/etc", "outside the allowed roots"),
+        ("team", "must be absolute"),
+        ("{root}/escape", "through a symlink"),
+        ("{root}/missing", "does not exist"),
+        ("", "non-empty"),
+    ],
+)
 def test_escapes_are_refused_with_a_reason(tree: tuple[Path, Path], raw: str, reason: str) -> None:
     root, outside = tree
     with pytest.raises(ValidationError, match=reason.replace("(", r"\(").replace(".", r"\.")):

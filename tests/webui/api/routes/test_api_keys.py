@@ -41,12 +41,19 @@ def test_another_users_key_is_403(client) -> None:
     key = _create(client, alice).json()
     bob = auth_headers(client, "bob")
     assert client.get(f"/api/v2/api-keys/{key['id']}", headers=bob).status_code == 403
-    assert client.patch(f"/api/v2/api-keys/{key['id']}", json={"is_active": False},
-                        headers=bob).status_code == 403
+    assert (
+        client.patch(f"/api/v2/api-keys/{key['id']}", json={"is_active": False}, headers=bob).status_code
+        == 403
+    )
 
 
 def test_extra_fields_and_bad_expiry_are_422(client) -> None:
     headers = auth_headers(client, "alice")
-    assert client.post("/api/v2/api-keys", json={"name": "x", "scope": "all"}, headers=headers).status_code == 422
-    assert client.post("/api/v2/api-keys", json={"name": "x", "expires_in_days": 0},
-                       headers=headers).status_code == 422
+    assert (
+        client.post("/api/v2/api-keys", json={"name": "x", "scope": "all"}, headers=headers).status_code
+        == 422
+    )
+    assert (
+        client.post("/api/v2/api-keys", json={"name": "x", "expires_in_days": 0}, headers=headers).status_code
+        == 422
+    )

@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import pytest
 
-from semantik.shared import security
 from factories import PASSWORD, auth_headers, login, register
+from semantik.shared import security
 
 
 def test_first_user_is_superuser_and_the_next_is_not(client) -> None:
@@ -13,8 +13,9 @@ def test_first_user_is_superuser_and_the_next_is_not(client) -> None:
 
 def test_duplicate_username_or_email_is_409(client) -> None:
     register(client, "alice")
-    again = client.post("/api/auth/register", json={"username": "alice", "email": "x@example.org",
-                                                    "password": PASSWORD})
+    again = client.post(
+        "/api/auth/register", json={"username": "alice", "email": "x@example.org", "password": PASSWORD}
+    )
     assert again.status_code == 409
     assert "alice" in again.json()["detail"]
 
@@ -44,16 +45,22 @@ def test_malformed_tokens_are_401(client, token: str) -> None:
 
 def test_expired_token_is_401(client, app_env) -> None:
     user = register(client, "alice")
-    expired = security.create_token(app_env["JWT_SECRET_KEY"], user_id=user["id"], username="alice",
-                                    kind="access", ttl=timedelta(seconds=-5))
+    expired = security.create_token(
+        app_env["JWT_SECRET_KEY"],
+        user_id=user["id"],
+        username="alice",
+        kind="access",
+        ttl=timedelta(seconds=-5),
+    )
     response = client.get("/api/auth/me", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
 
 
 def test_token_signed_with_another_key_is_401(client) -> None:
     user = register(client, "alice")
-    forged = security.create_token("another-key-" * 4, user_id=user["id"], username="alice", kind="access",
-                                   ttl=timedelta(minutes=5))
+    forged = security.create_token(
+        "another-key-" * 4, user_id=user["id"], username="alice", kind="access", ttl=timedelta(minutes=5)
+    )
     assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
 
@@ -70,8 +77,12 @@ def test_refresh_rotates_and_the_old_token_dies(client) -> None:
     assert rotated.status_code == 200
     assert rotated.json()["refresh_token"] != first
     assert client.post("/api/auth/refresh", json={"refresh_token": first}).status_code == 401
-    assert client.post("/api/auth/refresh", params={"refresh_token": rotated.json()["refresh_token"]}
-                       ).status_code == 200
+    assert (
+        client.post(
+            "/api/auth/refresh", params={"refresh_token": rotated.json()["refresh_token"]}
+        ).status_code
+        == 200
+    )
     assert client.post("/api/auth/refresh").status_code == 400
 
 
@@ -80,15 +91,20 @@ def test_logout_revokes_refresh_tokens(client) -> None:
     tokens = login(client, "alice")
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert client.post("/api/auth/logout", headers=headers).status_code == 200
-    assert client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+    )
 
 
-@pytest.mark.parametrize("body", [
-    {"username": "ab", "email": "a@example.org", "password": PASSWORD},
-    {"username": "a b c", "email": "a@example.org", "password": PASSWORD},
-    {"username": "alice", "email": "not-an-email", "password": PASSWORD},
-    {"username": "alice", "email": "a@example.org", "password": "short"},
-    {"username": "alice", "email": "a@example.org", "password": PASSWORD, "is_superuser": True},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "ab", "email": "a@example.org", "password": PASSWORD},
+        {"username": "a b c", "email": "a@example.org", "password": PASSWORD},
+        {"username": "alice", "email": "not-an-email", "password": PASSWORD},
+        {"username": "alice", "email": "a@example.org", "password": "short"},
+        {"username": "alice", "email": "a@example.org", "password": PASSWORD, "is_superuser": True},
+    ],
+)
 def test_bad_registrations_are_422(client, body: dict) -> None:
     assert client.post("/api/auth/register", json=body).status_code == 422

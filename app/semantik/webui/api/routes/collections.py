@@ -15,6 +15,7 @@ from semantik.webui.schemas import (
     CollectionUpdate,
     DocumentList,
     OperationOut,
+    SafeStr,
     SourceIn,
     SourceList,
 )
@@ -27,8 +28,13 @@ def _out(session: SessionDep, collection: Collection, **extra: Any) -> dict[str,
     return {**out, "error_count": collections.error_count(session, collection), **extra}
 
 
-def _model_fields(body: CollectionCreate | CollectionUpdate) -> dict[str, Any]:
-    fields = body.model_dump(exclude_unset=True)
+NOT_NULL = ("name", "is_public", "sync_mode")
+
+
+def _model_fields(body: CollectionUpdate) -> dict[str, Any]:
+    fields = {
+        k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k not in NOT_NULL
+    }
     if "metadata" in fields:
         fields["meta"] = fields.pop("metadata")
     return fields
@@ -48,7 +54,7 @@ def create_collection(body: CollectionCreate, user: CurrentUser, session: Sessio
 def list_collections(
     user: CurrentUser,
     session: SessionDep,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
     per_page: int = Query(50, ge=1, le=100),
     include_public: bool = True,
 ) -> object:
@@ -105,7 +111,7 @@ def remove_source(
     collection_id: UUID,
     user: CurrentUser,
     session: SessionDep,
-    source_path: str = Query(..., min_length=1, max_length=4096),
+    source_path: SafeStr = Query(..., min_length=1, max_length=4096),
 ) -> object:
     return collections.remove_source(session, user, str(collection_id), source_path)
 
@@ -115,7 +121,7 @@ def list_sources(
     collection_id: UUID,
     user: CurrentUser,
     session: SessionDep,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=10_000_000),
     limit: int = Query(50, ge=1, le=100),
 ) -> object:
     collection = collections.get_readable(session, user, str(collection_id))
@@ -137,7 +143,7 @@ def collection_operations(
     session: SessionDep,
     status: str | None = Query(None, max_length=200),
     operation_type: str | None = Query(None, max_length=32),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
     per_page: int = Query(50, ge=1, le=100),
 ) -> object:
     collection = collections.get_readable(session, user, str(collection_id))
@@ -156,7 +162,7 @@ def list_documents(
     collection_id: UUID,
     user: CurrentUser,
     session: SessionDep,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
     per_page: int = Query(50, ge=1, le=100),
     status: str | None = Query(None, max_length=32),
 ) -> object:

@@ -17,7 +17,7 @@ def list_operations(
     session: SessionDep,
     status: str | None = Query(None, max_length=200),
     operation_type: str | None = Query(None, max_length=32),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
     per_page: int = Query(50, ge=1, le=100),
 ) -> object:
     rows, total = operations.list_for_user(
