@@ -8,8 +8,15 @@ from semantik.shared.config import ConfigError, Settings, load_settings, problem
 STRONG_KEY = "Zq8vN3kP0wX7rT2mL5yH9cB4dF6gJ1sA"
 
 
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests describe the settings alone, not whatever the test session exported."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
 def test_missing_values_are_named_per_mode() -> None:
-    settings = Settings(_env_file=None)
+    settings = Settings()
     vecpipe = problems(settings, ("vecpipe",))
     assert vecpipe == ["INTERNAL_API_KEY: required by vecpipe but not set"]
     webui = problems(settings, ("webui",))

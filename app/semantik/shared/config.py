@@ -49,7 +49,8 @@ MIN_PASSWORD_LENGTH = 16
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+    # An empty variable counts as unset, as in systemd EnvironmentFile= and docker env files.
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_ignore_empty=True)
 
     environment: Literal["development", "production", "test"] = "development"
     data_dir: Path = Path("/var/lib/semantik")
