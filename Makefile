@@ -30,3 +30,15 @@ test: lint
 ## test-fast: unit tests only
 test-fast: dev
 	$(BIN)/pytest -m "not integration and not lab"
+
+## lab-up: start lab hosts lab1..labN (HOSTS=n, default 1) as root; see ansible/lab/README.md
+## lab-down: remove every lab host, the lab's bridge and its nftables table
+.PHONY: lab-up lab-down
+HOSTS ?= 1
+# The lab's plays run on the controller alone: no inventory, and no warning about that.
+LAB_PLAYBOOK := ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false $(BIN)/ansible-playbook
+lab-up: dev
+	$(LAB_PLAYBOOK) ansible/lab/up.yml -e '{"lab_hosts": [$(shell seq -s, -f '"lab%g"' $(HOSTS))]}'
+
+lab-down: dev
+	$(LAB_PLAYBOOK) ansible/lab/down.yml
