@@ -1,0 +1,1 @@
+"""vecpipe: the embedding service and the only owner of the vector store (DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""vecpipe's HTTP API: routers, the auth dependency and error mapping."""

@@ -1,0 +1,169 @@
+"""What each DEFAULT_QUANTIZATION setting does to the model, per device. Never a silent no-op.
+
+CUDA: float16 loads half-precision weights; int8 loads bitsandbytes 8-bit (LLM.int8) Linear layers.
+CPU (measured on this project's 2-core AVX512-BF16 host, all-MiniLM-L6-v2, batch 64; bench/embed.py):
+- float16 falls back, loudly, to bfloat16: CPU float16 matmuls ran 3x slower than float32, while
+  bfloat16 ran about 1.9x faster with cosine >= 0.9999 to float32 (normalised in float32).
+- int8 is torch dynamic quantization: every Linear layer with per-channel int8 weights and the token
+  embeddings with per-row 8-bit weights. Cosine to float32 >= 0.93 (mean 0.95-0.975 by text set);
+  per-tensor weights agreed worse (min 0.91). Quantizing the embeddings too is what makes int8 use
+  less memory than float32 rather than more (they are half of this small model's weights).
+- Weights load without mmap on CPU (``disable_mmap``): a mapped float32 file stays resident beside
+  the reduced copy, which made int8 *larger* than float32 in measured RSS.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from semantik.shared.config import Quantization
+
+log = logging.getLogger(__name__)
+CPU_FLAGS = Path("/proc/cpuinfo")
+
+
+class QuantizationError(RuntimeError):
+    """The requested quantization cannot run on this machine; vecpipe refuses to start."""
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    device: str
+    requested: Quantization
+    effective_dtype: str
+    method: str
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    dynamic_int8: bool = False
+    fallback: str | None = None
+
+
+def choose_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def plan_for(requested: Quantization, device: str) -> LoadPlan:
+    plan = _cuda_plan(requested, device) if device.startswith("cuda") else _cpu_plan(requested)
+    if plan.fallback:
+        log.warning("quantization fallback: %s", plan.fallback)
+    return plan
+
+
+def _cpu_plan(requested: Quantization) -> LoadPlan:
+    if requested == "float32":
+        return LoadPlan("cpu", requested, "float32", "full precision", _cpu_kwargs(torch.float32))
+    if requested == "float16":
+        reason = "float16 requested on CPU: using bfloat16 (same size; CPU float16 matmuls are slow)"
+        if not _cpu_has_native_bfloat16():
+            reason += "; this CPU has no native bfloat16 instructions, so expect it slower than float32"
+        return LoadPlan(
+            "cpu",
+            requested,
+            "bfloat16",
+            "bfloat16 weights and activations",
+            _cpu_kwargs(torch.bfloat16),
+            fallback=reason,
+        )
+    if torch.backends.quantized.engine == "none":
+        raise QuantizationError(
+            "int8 on CPU needs a torch quantized engine (x86, fbgemm, onednn or "
+            "qnnpack); this torch build has none"
+        )
+    return LoadPlan(
+        "cpu",
+        requested,
+        "int8",
+        "torch dynamic int8: Linear per-channel, embeddings per-row",
+        _cpu_kwargs(torch.float32),
+        dynamic_int8=True,
+    )
+
+
+def _cpu_kwargs(dtype: torch.dtype) -> dict[str, Any]:
+    # No mmap: a mapped float32 file would stay resident beside the reduced copy.
+    return {"dtype": dtype, "disable_mmap": True}
+
+
+def _cuda_plan(requested: Quantization, device: str) -> LoadPlan:
+    if requested == "float32":
+        return LoadPlan(device, requested, "float32", "full precision", {"dtype": torch.float32})
+    if requested == "float16":
+        return LoadPlan(device, requested, "float16", "half precision", {"dtype": torch.float16})
+    try:
+        import bitsandbytes  # noqa: F401  (only to prove it loads with its CUDA library)
+        from transformers import BitsAndBytesConfig
+    except Exception as error:  # an import failure here is a broken CUDA/bitsandbytes install
+        raise QuantizationError(f"int8 on CUDA needs a working bitsandbytes: {error}") from error
+    return LoadPlan(
+        device,
+        requested,
+        "int8",
+        "bitsandbytes LLM.int8 Linear layers",
+        {"quantization_config": BitsAndBytesConfig(load_in_8bit=True), "device_map": device},
+    )
+
+
+def _cpu_has_native_bfloat16() -> bool:
+    try:
+        flags = CPU_FLAGS.read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
+    """Replace every nn.Linear and nn.Embedding with an 8-bit one, in place, and free the float weights."""
+    from torch.ao.quantization import (
+        float_qparams_weight_only_qconfig,
+        per_channel_dynamic_qconfig,
+        quantize_dynamic,
+    )
+
+    spec = {nn.Linear: per_channel_dynamic_qconfig, nn.Embedding: float_qparams_weight_only_qconfig}
+    quantize_dynamic(model, spec, inplace=True)
+    release_freed_memory()
+    return model
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS, so RSS shows what the model really holds."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: memory is still free, just not returned yet
+        pass
+
+
+def quantized_layer_count(model: nn.Module) -> int:
+    """Layers that really compute with 8-bit weights (torch dynamic or bitsandbytes)."""
+    return sum(
+        1
+        for module in model.modules()
+        if type(module).__name__ == "Linear8bitLt"
+        or (
+            type(module).__module__.startswith("torch.ao.nn.quantized")
+            and not type(module).__name__.endswith("PackedParams")
+        )
+    )
+
+
+def parameter_dtypes(model: nn.Module) -> list[str]:
+    return sorted({str(parameter.dtype).removeprefix("torch.") for parameter in model.parameters()})
+
+
+def weight_bytes(model: nn.Module) -> int:
+    """Bytes held by weights, 8-bit packed weights included (they are not nn.Parameters)."""
+    total = sum(tensor.numel() * tensor.element_size() for tensor in model.parameters())
+    for module in model.modules():
+        packed_weight = getattr(module, "weight", None)  # a method on quantized modules, not a tensor
+        if callable(packed_weight) and type(module).__module__.startswith("torch.ao.nn.quantized"):
+            weight = packed_weight()
+            total += weight.numel() * weight.element_size()
+    return total

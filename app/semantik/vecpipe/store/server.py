@@ -1,0 +1,205 @@
+"""Server backend: a Qdrant server through qdrant-client (QDRANT_HOST/QDRANT_PORT/QDRANT_API_KEY).
+
+The server orders concurrent requests and builds its indexes itself, so this class holds no locks.
+Its failures are mapped onto the store errors: unreachable -> 503, 404 -> unknown collection,
+other server refusals -> 502 with the server's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from semantik.vecpipe.store.base import (
+    INDEXED_KEYWORDS,
+    CollectionConflictError,
+    CollectionInfo,
+    CollectionNotFoundError,
+    DimensionMismatchError,
+    Filters,
+    Hit,
+    SnapshotInfo,
+    SnapshotNotFoundError,
+    StoredPoint,
+    StoreUnavailableError,
+    VectorStore,
+    VectorStoreError,
+    check_collection_name,
+    check_snapshot_name,
+)
+
+TIMEOUT_SECONDS = 30
+
+
+def build_filter(filters: Filters | None) -> models.Filter | None:
+    if not filters:
+        return None
+    conditions: list[models.Condition] = []
+    for key, value in filters.items():
+        match = models.MatchAny(any=value) if isinstance(value, list) else models.MatchValue(value=value)
+        conditions.append(models.FieldCondition(key=key, match=match))
+    return models.Filter(must=conditions)
+
+
+class ServerStore(VectorStore):
+    backend = "server"
+
+    def __init__(self, host: str, port: int, api_key: str | None, client: QdrantClient | None = None):
+        self.host, self.port, self._api_key = host, port, api_key
+        self._client = client or QdrantClient(
+            host=host, port=port, api_key=api_key, timeout=TIMEOUT_SECONDS, check_compatibility=False
+        )
+
+    @contextmanager
+    def _errors(self, action: str, collection: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except UnexpectedResponse as error:
+            if error.status_code == 404 and collection is not None:
+                raise CollectionNotFoundError(collection) from error
+            reason = error.content.decode(errors="replace")[:300]
+            raise VectorStoreError(
+                f"qdrant server refused to {action}: HTTP {error.status_code} {reason}"
+            ) from error
+        except (ResponseHandlingException, httpx.HTTPError, OSError) as error:
+            raise StoreUnavailableError(
+                f"qdrant server at {self.host}:{self.port} unreachable while trying to {action}: {error}"
+            ) from error
+
+    def ping(self) -> str:
+        with self._errors("list collections"):
+            count = len(self._client.get_collections().collections)
+        return f"qdrant server at {self.host}:{self.port} ({count} collections)"
+
+    def list_collections(self) -> list[str]:
+        with self._errors("list collections"):
+            return sorted(item.name for item in self._client.get_collections().collections)
+
+    def _vector_size(self, name: str) -> int:
+        with self._errors("read the collection", name):
+            vectors = self._client.get_collection(name).config.params.vectors
+        return vectors.size if isinstance(vectors, models.VectorParams) else vectors[""].size
+
+    def create_collection(self, name: str, vector_size: int) -> bool:
+        check_collection_name(name)
+        with self._errors("check the collection"):
+            exists = self._client.collection_exists(name)
+        if exists:
+            existing = self._vector_size(name)
+            if existing != vector_size:
+                raise CollectionConflictError(name, existing, vector_size)
+            return False
+        with self._errors("create the collection"):
+            self._client.create_collection(
+                name, vectors_config=models.VectorParams(size=vector_size, distance=models.Distance.COSINE)
+            )
+            for key in INDEXED_KEYWORDS:
+                self._client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD, wait=True)
+        return True
+
+    def delete_collection(self, name: str) -> None:
+        check_collection_name(name)
+        with self._errors("check the collection"):
+            exists = self._client.collection_exists(name)
+        if not exists:
+            raise CollectionNotFoundError(name)
+        with self._errors("delete the collection", name):
+            self._client.delete_collection(name)
+
+    def collection_info(self, name: str) -> CollectionInfo:
+        check_collection_name(name)
+        with self._errors("read the collection", name):
+            info = self._client.get_collection(name)
+            exact = self._client.count(name, exact=True).count
+        vectors = info.config.params.vectors
+        params = vectors if isinstance(vectors, models.VectorParams) else vectors[""]
+        return CollectionInfo(
+            name=name,
+            vector_size=params.size,
+            distance=params.distance.value,
+            points_count=exact,
+            indexed_vectors_count=info.indexed_vectors_count or 0,
+            segments_count=info.segments_count,
+            payload_indexes=sorted(info.payload_schema),
+        )
+
+    def count(self, name: str, filters: Filters | None = None) -> int:
+        check_collection_name(name)
+        with self._errors("count", name):
+            return self._client.count(name, count_filter=build_filter(filters), exact=True).count
+
+    def upsert(self, name: str, points: list[StoredPoint], wait: bool = True) -> int:
+        expected = self._vector_size(check_collection_name(name))
+        for point in points:
+            if len(point.vector) != expected:
+                raise DimensionMismatchError(name, expected, len(point.vector))
+        batch = [
+            models.PointStruct(id=point.id, vector=point.vector, payload=point.payload) for point in points
+        ]
+        with self._errors("upsert", name):
+            self._client.upsert(name, points=batch, wait=wait)
+        return len(points)
+
+    def delete_documents(self, name: str, doc_ids: list[str]) -> None:
+        check_collection_name(name)
+        selector = models.FilterSelector(filter=build_filter({"doc_id": doc_ids}))
+        with self._errors("delete points", name):
+            self._client.delete(name, points_selector=selector, wait=True)
+
+    def search(
+        self,
+        name: str,
+        vector: list[float],
+        limit: int,
+        filters: Filters | None = None,
+        score_threshold: float | None = None,
+    ) -> list[Hit]:
+        expected = self._vector_size(check_collection_name(name))
+        if len(vector) != expected:
+            raise DimensionMismatchError(name, expected, len(vector))
+        with self._errors("search", name):
+            answer = self._client.query_points(
+                name,
+                query=vector,
+                limit=limit,
+                query_filter=build_filter(filters),
+                score_threshold=score_threshold,
+                with_payload=True,
+            )
+        return [Hit(id=point.id, score=point.score, payload=point.payload or {}) for point in answer.points]
+
+    def create_snapshot(self, name: str) -> SnapshotInfo:
+        check_collection_name(name)
+        with self._errors("create a snapshot", name):
+            made = self._client.create_snapshot(name, wait=True)
+        return SnapshotInfo(made.name, made.size, made.creation_time, made.checksum)
+
+    def list_snapshots(self, name: str) -> list[SnapshotInfo]:
+        check_collection_name(name)
+        with self._errors("list snapshots", name):
+            found = self._client.list_snapshots(name)
+        return sorted(
+            (SnapshotInfo(s.name, s.size, s.creation_time, s.checksum) for s in found),
+            key=lambda snapshot: snapshot.name,
+        )
+
+    def restore_snapshot(self, name: str, snapshot: str) -> CollectionInfo:
+        check_snapshot_name(snapshot)
+        known = {item.name: item for item in self.list_snapshots(name)}
+        if snapshot not in known:
+            raise SnapshotNotFoundError(name, snapshot)
+        # The server fetches its own snapshot over HTTP: "localhost" is the server itself, whatever
+        # address vecpipe uses, and the API key rides along so a protected server lets itself in.
+        location = f"http://localhost:{self.port}/collections/{name}/snapshots/{snapshot}"
+        with self._errors("restore the snapshot", name):
+            self._client.recover_snapshot(
+                name, location=location, api_key=self._api_key, checksum=known[snapshot].checksum, wait=True
+            )
+        return self.collection_info(name)
+
+    def close(self) -> None:
+        self._client.close()
