@@ -1,0 +1,1 @@
+"""The ingestion side: Celery tasks that scan, parse, chunk, embed and upsert documents."""

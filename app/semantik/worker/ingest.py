@@ -1,0 +1,119 @@
+"""Bringing a collection up to date with its directory sources, batch by batch.
+
+Each batch is written to the vector store first and then committed with its progress; between
+batches the operation's status is checked, so a cancel stops it with every committed batch whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from semantik.shared.config import Settings
+from semantik.shared.db import session_scope
+from semantik.shared.models import Collection, CollectionSource, DocumentStatus
+from semantik.shared.services.paths import resolve_source_path
+from semantik.worker import records
+from semantik.worker.lifecycle import Claim, commit_progress
+from semantik.worker.pipeline import Outcome, Target, VectorWriter, ingest_batch
+from semantik.worker.scanning import FoundFile, scan_directory
+
+REMOVE_BATCH = 500
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    id: int
+    path: str
+    recursive: bool
+
+    @classmethod
+    def of(cls, source: CollectionSource) -> SourceRef:
+        recursive = bool((source.source_config or {}).get("recursive", True))
+        return cls(source.id, source.source_path, recursive)
+
+
+@dataclass
+class Staged:
+    """Outcomes held back until a blue/green switch records them all at once."""
+
+    outcomes: list[tuple[int, Outcome]] = field(default_factory=list)
+
+
+def max_bytes(settings: Settings) -> int:
+    return int(settings.max_document_size_mb * 1024 * 1024)
+
+
+def target_for(settings: Settings, collection: Collection, vector_store_name: str | None = None) -> Target:
+    return Target(
+        collection_id=collection.id,
+        vector_store_name=vector_store_name or collection.vector_store_name,
+        chunk_size=collection.chunk_size,
+        chunk_overlap=collection.chunk_overlap,
+        max_bytes=max_bytes(settings),
+        embed_batch=settings.ingest_embed_batch,
+    )
+
+
+def scan(settings: Settings, source: SourceRef) -> list[FoundFile]:
+    """The source's files; its path is checked against the allowed roots again, as it may have moved."""
+    roots = settings.document_allowed_roots
+    root = resolve_source_path(source.path, roots)
+    return scan_directory(Path(root), recursive=source.recursive, roots=roots, max_bytes=max_bytes(settings))
+
+
+def _batches(files: list, size: int) -> list[list]:
+    return [files[start : start + size] for start in range(0, len(files), size)]
+
+
+def ingest_sources(
+    claim: Claim,
+    settings: Settings,
+    vectors: VectorWriter,
+    target: Target,
+    sources: list[SourceRef],
+    *,
+    remove_missing: bool = False,
+    staged: Staged | None = None,
+) -> None:
+    plans = [(source, scan(settings, source)) for source in sources]
+    commit_progress(claim, total=sum(len(files) for _, files in plans))
+    with session_scope() as session:
+        known = records.known_documents(session, claim.collection_id)
+    for source, files in plans:
+        for batch in _batches(files, settings.ingest_batch_documents):
+            outcomes = ingest_batch(batch, known, target, vectors, force=staged is not None)
+            _commit_batch(claim, source, outcomes, staged)
+        if remove_missing:
+            remove_vanished(claim, vectors, target, source, {file.path for file in files})
+
+
+def _commit_batch(claim: Claim, source: SourceRef, outcomes: list[Outcome], staged: Staged | None) -> None:
+    failed = sum(outcome.status is DocumentStatus.FAILED for outcome in outcomes)
+    if staged is not None:
+        staged.outcomes += [(source.id, outcome) for outcome in outcomes]
+        commit_progress(claim, done=len(outcomes) - failed, failed=failed)
+        return
+    commit_progress(
+        claim,
+        lambda session: records.record_outcomes(session, claim.collection_id, source.id, outcomes),
+        done=len(outcomes) - failed,
+        failed=failed,
+    )
+
+
+def remove_vanished(
+    claim: Claim, vectors: VectorWriter, target: Target, source: SourceRef, present: set[str]
+) -> int:
+    """Drop the documents of ``source`` whose files are gone: points first, then rows."""
+    with session_scope() as session:
+        documents = records.documents_of_source(session, claim.collection_id, source.id)
+    gone = sorted(doc_id for path, doc_id in documents.items() if path not in present)
+    remove_documents(claim, vectors, target.vector_store_name, gone)
+    return len(gone)
+
+
+def remove_documents(claim: Claim, vectors: VectorWriter, vector_store_name: str, doc_ids: list[str]) -> None:
+    for batch in _batches(doc_ids, REMOVE_BATCH):
+        vectors.delete_points(vector_store_name, batch)
+        commit_progress(claim, lambda session, batch=batch: records.delete_documents(session, batch))

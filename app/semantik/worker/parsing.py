@@ -1,0 +1,156 @@
+"""From a file's bytes to plain text: text and code, Markdown, HTML and PDF.
+
+Every refusal is a ``ParseError`` with a category, so a bad file becomes a failed document with a
+reason instead of failing the operation around it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import logging
+import re
+from html.parser import HTMLParser
+from pathlib import PurePath
+
+PLAIN_EXTENSIONS = frozenset(
+    ".txt .text .log .rst .adoc .org .tex .csv .tsv .json .jsonl .yaml .yml .toml .ini .cfg .conf "
+    ".env .properties .xml .sql .py .pyi .ipynb .js .mjs .cjs .ts .tsx .jsx .java .kt .kts .scala "
+    ".groovy .c .h .cc .cpp .cxx .hpp .hh .cs .go .rs .rb .php .pl .pm .lua .r .swift .m .mm .sh "
+    ".bash .zsh .fish .ps1 .bat .css .scss .sass .less .vue .svelte .dart .ex .exs .erl .hs .ml "
+    ".clj .el .vim .proto .graphql .tf .hcl .cmake .gradle .dockerfile .makefile .j2 .jinja".split()
+)
+MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".mkd"})
+HTML_EXTENSIONS = frozenset({".html", ".htm", ".xhtml"})
+PDF_EXTENSIONS = frozenset({".pdf"})
+PLAIN_NAMES = frozenset({"readme", "license", "makefile", "dockerfile", "changelog", "authors"})
+
+MIME_TYPES = {"markdown": "text/markdown", "html": "text/html", "pdf": "application/pdf"}
+# Control characters other than tab, newlines and form feed; text has almost none of them.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+MAX_CONTROL_SHARE = 0.05
+SNIFF_BYTES = 8192
+
+
+class ParseError(Exception):
+    def __init__(self, category: str, message: str):
+        super().__init__(message)
+        self.category = category
+
+
+def document_kind(path: str) -> str | None:
+    """'text', 'markdown', 'html', 'pdf', or None when the type is not supported."""
+    pure = PurePath(path)
+    suffix = pure.suffix.lower()
+    if suffix in MARKDOWN_EXTENSIONS:
+        return "markdown"
+    if suffix in HTML_EXTENSIONS:
+        return "html"
+    if suffix in PDF_EXTENSIONS:
+        return "pdf"
+    if suffix in PLAIN_EXTENSIONS or (not suffix and pure.name.lower() in PLAIN_NAMES):
+        return "text"
+    return None
+
+
+def mime_type(kind: str | None, path: str) -> str | None:
+    if kind is None:
+        return None
+    if kind != "text":
+        return MIME_TYPES[kind]
+    return "application/json" if path.lower().endswith(".json") else "text/plain"
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (or UTF-16 with a byte-order mark); binary content and other encodings are refused."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ParseError("invalid_encoding", f"invalid UTF-16 at byte {error.start}") from None
+    head = data[:SNIFF_BYTES]
+    if b"\x00" in head:
+        raise ParseError("binary_content", "binary content (NUL bytes) in a text file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ParseError(
+            "invalid_encoding", f"not valid UTF-8 at byte {error.start} ({error.reason})"
+        ) from None
+    sample = text[:SNIFF_BYTES]
+    if sample and len(CONTROL.findall(sample)) > MAX_CONTROL_SHARE * len(sample):
+        raise ParseError("binary_content", "binary content (control characters) in a text file")
+    return text
+
+
+class _TextCollector(HTMLParser):
+    """Visible text of an HTML page; block elements become line breaks."""
+
+    SKIPPED = frozenset({"script", "style", "noscript", "template", "svg"})
+    BLOCKS = frozenset(
+        "p div br li ul ol h1 h2 h3 h4 h5 h6 tr table section article header footer nav aside "
+        "pre blockquote dd dt dl figure figcaption hr main title form fieldset".split()
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in self.SKIPPED:
+            self.skip_depth += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIPPED:
+            self.skip_depth = max(0, self.skip_depth - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip_depth:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    collector = _TextCollector()
+    collector.feed(markup)
+    collector.close()
+    lines = (" ".join(line.split()) for line in "".join(collector.parts).splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def pdf_to_text(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    # pypdf logs every recoverable defect at WARNING; a failed document already says what went wrong.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ParseError("encrypted", "the PDF is encrypted with a password")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except ParseError:
+        raise
+    except Exception as error:  # pypdf raises many types for one cause: a damaged file
+        raise ParseError("parse_error", f"unreadable PDF: {error.__class__.__name__}: {error}") from None
+    return "\n\n".join(page.strip() for page in pages if page.strip())
+
+
+def extract_text(data: bytes, kind: str | None, path: str) -> str:
+    if kind is None:
+        suffix = PurePath(path).suffix or "(none)"
+        raise ParseError("unsupported_type", f"unsupported file type {suffix}")
+    if not data:
+        raise ParseError("empty", "the file is empty")
+    if kind == "pdf":
+        text = pdf_to_text(data)
+    elif kind == "html":
+        text = html_to_text(decode_text(data))
+    else:
+        text = decode_text(data)
+    if not text.strip():
+        raise ParseError("empty", "no text to index" + (" (a scanned PDF?)" if kind == "pdf" else ""))
+    return text

@@ -1,0 +1,134 @@
+"""One batch of files through read, hash, parse, chunk, embed and upsert; no database access here.
+
+The caller records the outcomes. Vectors are written before the rows that describe them, and with
+deterministic ids, so a crash between the two leaves the store ahead of the database by points that
+the re-run overwrites, never by duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from semantik.shared.models import DocumentStatus
+from semantik.worker import chunking, ids, parsing
+from semantik.worker.scanning import FoundFile, RefusedRead, read_file
+
+UPSERT_LIMIT = 1000  # vecpipe's largest /upsert
+
+
+class VectorWriter(Protocol):
+    def embed(self, texts: list[str], *, mode: str = ..., batch_size: int = ...) -> list[list[float]]: ...
+    def upsert(self, collection: str, points: list[dict[str, Any]], *, wait: bool = ...) -> int: ...
+    def delete_points(self, collection: str, doc_ids: list[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a batch goes: the collection's rows and one of its vector collections."""
+
+    collection_id: str
+    vector_store_name: str
+    chunk_size: int
+    chunk_overlap: int
+    max_bytes: int
+    embed_batch: int
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the database already says about a path."""
+
+    doc_id: str
+    content_hash: str
+    status: DocumentStatus
+    chunk_count: int
+    error_category: str | None = None
+    error_message: str | None = None
+
+
+@dataclass
+class Outcome:
+    file: FoundFile
+    doc_id: str
+    content_hash: str = ""
+    mime_type: str | None = None
+    status: DocumentStatus = DocumentStatus.FAILED
+    chunk_count: int = 0
+    error_category: str | None = None
+    error_message: str | None = None
+    unchanged: bool = False
+    chunks: list[chunking.Chunk] = field(default_factory=list, repr=False)
+
+
+def prepare(file: FoundFile, known: Known | None, target: Target, force: bool) -> Outcome:
+    """Read, parse and chunk one file; an unchanged file (same sha256) is not parsed again."""
+    doc_id = known.doc_id if known else ids.document_id(target.collection_id, file.path)
+    kind = parsing.document_kind(file.path)
+    outcome = Outcome(file, doc_id, mime_type=parsing.mime_type(kind, file.path))
+    try:
+        content = read_file(file, target.max_bytes)
+    except RefusedRead as refused:
+        outcome.error_category, outcome.error_message = refused.refusal.category, str(refused)
+        return outcome
+    outcome.content_hash = content.content_hash
+    if known is not None and not force and known.content_hash == content.content_hash:
+        outcome.status, outcome.chunk_count, outcome.unchanged = known.status, known.chunk_count, True
+        outcome.error_category, outcome.error_message = known.error_category, known.error_message
+        return outcome
+    try:
+        text = parsing.extract_text(content.data, kind, file.path)
+    except parsing.ParseError as error:
+        outcome.error_category, outcome.error_message = error.category, str(error)
+        return outcome
+    outcome.chunks = chunking.split_text(text, target.chunk_size, target.chunk_overlap)
+    outcome.status, outcome.chunk_count = DocumentStatus.COMPLETED, len(outcome.chunks)
+    return outcome
+
+
+def _payload(target: Target, outcome: Outcome, chunk: chunking.Chunk, point_id: str) -> dict[str, Any]:
+    return {
+        "doc_id": outcome.doc_id,
+        "chunk_id": point_id,
+        "path": outcome.file.path,
+        "content": chunk.text,
+        "metadata": {"file_name": outcome.file.name, "mime_type": outcome.mime_type},
+        "chunk_index": chunk.index,
+        "total_chunks": outcome.chunk_count,
+        "collection_id": target.collection_id,
+    }
+
+
+def _windows(items: Sequence, size: int) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def write_vectors(target: Target, outcomes: list[Outcome], vectors: VectorWriter) -> int:
+    """Replace the points of every rewritten document; returns the number of points written."""
+    rewritten = [outcome.doc_id for outcome in outcomes if not outcome.unchanged]
+    if rewritten:
+        # A changed file may now have fewer chunks (or none): its old points must not linger.
+        vectors.delete_points(target.vector_store_name, rewritten)
+    pending = [(outcome, chunk) for outcome in outcomes if not outcome.unchanged for chunk in outcome.chunks]
+    for window in _windows(pending, min(target.embed_batch, UPSERT_LIMIT)):
+        embeddings = vectors.embed([chunk.text for _, chunk in window], mode="document")
+        points = []
+        for (outcome, chunk), vector in zip(window, embeddings, strict=True):
+            point_id = ids.chunk_id(target.collection_id, outcome.doc_id, chunk.index)
+            points.append(
+                {"id": point_id, "vector": vector, "payload": _payload(target, outcome, chunk, point_id)}
+            )
+        vectors.upsert(target.vector_store_name, points, wait=True)
+    return len(pending)
+
+
+def ingest_batch(
+    files: list[FoundFile], known: dict[str, Known], target: Target, vectors: VectorWriter, force: bool
+) -> list[Outcome]:
+    outcomes = [prepare(file, known.get(file.path), target, force) for file in files]
+    write_vectors(target, outcomes, vectors)
+    for outcome in outcomes:
+        outcome.chunks = []  # the texts are in the store now; keep the outcome small
+    return outcomes

@@ -1,0 +1,1 @@
+"""Celery tasks, one module per domain; each is thin and calls a service function."""

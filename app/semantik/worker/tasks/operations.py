@@ -1,0 +1,83 @@
+"""`semantik.operations.<type>`: run one operation by its uuid (see worker/operations.py)."""
+
+from __future__ import annotations
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from semantik.shared.errors import SemantikError, ServiceUnavailableError
+from semantik.shared.models import OperationType
+from semantik.shared.queue import OPERATION_TASKS
+from semantik.shared.vecpipe_client import VecpipeClient
+from semantik.worker import lifecycle
+from semantik.worker.celery_app import app, settings
+from semantik.worker.operations import run_operation
+
+# Worth another try later: vecpipe or the database unreachable, or the collection busy.
+TRANSIENT = (ServiceUnavailableError, OperationalError, InterfaceError)
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, SoftTimeLimitExceeded):
+        return f"exceeded the time limit of {settings.worker_soft_time_limit} s (WORKER_SOFT_TIME_LIMIT)"
+    if isinstance(error, SemantikError):
+        return str(error)
+    return f"{error.__class__.__name__}: {error}"
+
+
+class OperationTask(Task):
+    acks_late = True
+    autoretry_for = TRANSIENT
+    retry_backoff = True
+    retry_backoff_max = settings.worker_retry_backoff_max
+    retry_jitter = True
+    max_retries = settings.worker_max_retries
+
+    def on_retry(self, exc, task_id, args, kwargs, einfo) -> None:
+        lifecycle.note_retry(args[0], exc)
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        vectors = VecpipeClient(settings)
+        try:
+            lifecycle.drop_vector_collections(lifecycle.fail(args[0], describe(exc)), vectors)
+        finally:
+            vectors.close()
+
+
+def _run(operation_uuid: str) -> str:
+    vectors = VecpipeClient(settings)
+    try:
+        return run_operation(operation_uuid, settings, vectors)
+    finally:
+        vectors.close()
+
+
+@app.task(name=OPERATION_TASKS[OperationType.INDEX], base=OperationTask)
+def index(operation_uuid: str) -> str:
+    return _run(operation_uuid)
+
+
+@app.task(name=OPERATION_TASKS[OperationType.APPEND], base=OperationTask)
+def append(operation_uuid: str) -> str:
+    return _run(operation_uuid)
+
+
+@app.task(name=OPERATION_TASKS[OperationType.REINDEX], base=OperationTask)
+def reindex(operation_uuid: str) -> str:
+    return _run(operation_uuid)
+
+
+@app.task(name=OPERATION_TASKS[OperationType.REMOVE_SOURCE], base=OperationTask)
+def remove_source(operation_uuid: str) -> str:
+    return _run(operation_uuid)
+
+
+@app.task(name=OPERATION_TASKS[OperationType.SYNC], base=OperationTask)
+def sync(operation_uuid: str) -> str:
+    return _run(operation_uuid)
+
+
+@app.task(name=OPERATION_TASKS[OperationType.DELETE], base=OperationTask)
+def delete(operation_uuid: str) -> str:
+    return _run(operation_uuid)

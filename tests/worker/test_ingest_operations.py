@@ -1,0 +1,199 @@
+"""Operations run through their service function against the real PostgreSQL and a fake vector API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from semantik.shared.models import CollectionStatus, DocumentStatus, OperationStatus, OperationType
+from semantik.worker import ids
+from semantik.worker.operations import run_operation
+from worker import helpers
+
+
+def _append(folder: Path, chunk_size: int = 100) -> tuple[str, str, int]:
+    user = helpers.make_user()
+    collection_id = helpers.make_collection(user, status=CollectionStatus.PROCESSING, chunk_size=chunk_size)
+    source_id = helpers.make_source(collection_id, folder)
+    uuid = helpers.make_operation(collection_id, OperationType.APPEND, {"source_id": source_id})
+    return collection_id, uuid, source_id
+
+
+def _store(collection_id: str) -> str:
+    return helpers.collection(collection_id).vector_store_name
+
+
+def assert_store_matches_rows(vectors, collection_id: str) -> None:
+    """Exactly the points the completed rows describe: none missing, none extra, none twice."""
+    rows = [row for row in helpers.documents(collection_id).values() if row.status is DocumentStatus.COMPLETED]
+    expected = {ids.chunk_id(collection_id, row.id, index) for row in rows for index in range(row.chunk_count)}
+    assert set(vectors.collections[_store(collection_id)]) == expected
+    collection = helpers.collection(collection_id)
+    assert collection.vector_count == len(expected) == helpers.completed_chunks(collection_id)
+    assert collection.document_count == len(rows)
+    assert collection.total_size_bytes == sum(row.file_size for row in rows)
+
+
+def test_index_creates_the_vector_collection_then_the_collection_is_ready(settings, vectors) -> None:
+    collection_id = helpers.make_collection(helpers.make_user(), status=CollectionStatus.PENDING)
+    uuid = helpers.make_operation(collection_id, OperationType.INDEX)
+
+    assert run_operation(uuid, settings, vectors) == "completed"
+
+    assert _store(collection_id) in vectors.collections
+    assert helpers.collection(collection_id).status is CollectionStatus.READY
+    assert helpers.operation(uuid).status is OperationStatus.COMPLETED
+    assert run_operation(uuid, settings, vectors) == "already completed"
+
+
+def test_append_indexes_every_file_with_progress_and_counters(settings, vectors, folder: Path) -> None:
+    helpers.write_corpus(folder, 10, words=300)
+    collection_id, uuid, source_id = _append(folder)
+    vectors.create_collection(_store(collection_id))
+
+    assert run_operation(uuid, settings, vectors) == "completed"
+
+    rows = helpers.documents(collection_id)
+    assert len(rows) == 10 and {row.status for row in rows.values()} == {DocumentStatus.COMPLETED}
+    assert all(row.chunk_count >= 2 for row in rows.values())  # 300 words at 100 tokens a chunk
+    assert all(row.id == ids.document_id(collection_id, row.file_path) for row in rows.values())
+    assert all(row.source_id == source_id and len(row.content_hash) == 64 for row in rows.values())
+    assert_store_matches_rows(vectors, collection_id)
+    operation = helpers.operation(uuid)
+    assert (operation.documents_total, operation.documents_processed, operation.documents_failed) == (10, 10, 0)
+    assert helpers.collection(collection_id).status is CollectionStatus.READY
+
+
+def test_a_crash_mid_operation_then_a_rerun_duplicates_nothing(settings, vectors, folder: Path) -> None:
+    helpers.write_corpus(folder, 10, words=200)
+    collection_id, uuid, _ = _append(folder)
+    vectors.create_collection(_store(collection_id))
+
+    def crash_on_third_upsert(calls_before: int) -> None:
+        if calls_before == 2:
+            raise RuntimeError("worker died")
+
+    vectors.before_upsert = crash_on_third_upsert
+    with pytest.raises(RuntimeError):
+        run_operation(uuid, settings, vectors)
+    interrupted = helpers.operation(uuid)
+    assert interrupted.status is OperationStatus.PROCESSING
+    assert 0 < interrupted.documents_processed < 10
+
+    vectors.before_upsert = None
+    embedded_before = vectors.embedded_texts
+    assert run_operation(uuid, settings, vectors) == "completed"
+
+    assert_store_matches_rows(vectors, collection_id)
+    assert len(helpers.documents(collection_id)) == 10
+    # The committed batches were not embedded again: the rerun did less than the whole job.
+    assert vectors.embedded_texts - embedded_before < helpers.completed_chunks(collection_id)
+    operation = helpers.operation(uuid)
+    assert (operation.documents_processed, operation.meta["attempts"]) == (10, 2)
+
+
+def test_sync_indexes_new_and_changed_files_and_removes_deleted_ones(settings, vectors, folder: Path) -> None:
+    paths = helpers.write_corpus(folder, 6)
+    collection_id, uuid, source_id = _append(folder)
+    vectors.create_collection(_store(collection_id))
+    run_operation(uuid, settings, vectors)
+    before = helpers.documents(collection_id)
+
+    paths[0].unlink()
+    paths[1].write_text("A completely new text about lighthouses.\n" * 40)
+    (folder / "added.md").write_text("# Added\n\nA new markdown file.\n")
+    sync_uuid = helpers.make_operation(collection_id, OperationType.SYNC, {})
+    assert run_operation(sync_uuid, settings, vectors) == "completed"
+
+    after = helpers.documents(collection_id)
+    assert paths[0].name not in after and "added.md" in after
+    assert after[paths[1].name].content_hash != before[paths[1].name].content_hash
+    assert after[paths[2].name].updated_at == before[paths[2].name].updated_at  # unchanged: untouched
+    assert ids.document_id(collection_id, str(paths[0])) not in vectors.doc_ids(_store(collection_id))
+    assert_store_matches_rows(vectors, collection_id)
+    assert helpers.operation(sync_uuid).documents_total == 6
+    assert helpers.collection(collection_id).sync_last_run_status == "success"
+
+
+def test_cancel_stops_between_batches_leaving_rows_and_vectors_consistent(
+    settings, vectors, folder: Path
+) -> None:
+    from semantik.shared.db import session_scope
+    from semantik.shared.models import User
+    from semantik.shared.services import operations
+
+    helpers.write_corpus(folder, 12)
+    collection_id, uuid, _ = _append(folder)
+    vectors.create_collection(_store(collection_id))
+
+    def cancel_during_second_batch(calls_before: int) -> None:
+        if calls_before == 1:
+            with session_scope() as session:
+                owner = session.get(User, helpers.collection(collection_id).owner_id)
+                operations.cancel(session, owner, uuid)
+
+    vectors.before_upsert = cancel_during_second_batch
+    assert run_operation(uuid, settings, vectors) == "cancelled"
+
+    operation = helpers.operation(uuid)
+    assert operation.status is OperationStatus.CANCELLED
+    assert operation.documents_processed == 8  # the batch in flight was finished and recorded
+    assert len(helpers.documents(collection_id)) == 8
+    assert_store_matches_rows(vectors, collection_id)
+    collection = helpers.collection(collection_id)
+    assert collection.status is CollectionStatus.READY
+    assert "cancelled" in collection.status_message
+
+
+def test_remove_source_deletes_its_documents_points_and_the_source(settings, vectors, folder: Path) -> None:
+    from semantik.shared.db import session_scope
+    from semantik.shared.models import CollectionSource
+
+    helpers.write_corpus(folder / "keep", 3, prefix="keep")
+    helpers.write_corpus(folder / "drop", 4, prefix="drop")
+    collection_id = helpers.make_collection(helpers.make_user())
+    vectors.create_collection(_store(collection_id))
+    for name in ("keep", "drop"):
+        source_id = helpers.make_source(collection_id, folder / name)
+        uuid = helpers.make_operation(collection_id, OperationType.APPEND, {"source_id": source_id})
+        run_operation(uuid, settings, vectors)
+
+    uuid = helpers.make_operation(
+        collection_id, OperationType.REMOVE_SOURCE, {"source_id": source_id, "source_path": str(folder / "drop")}
+    )
+    assert run_operation(uuid, settings, vectors) == "completed"
+
+    assert sorted(helpers.documents(collection_id)) == [f"keep-{n:04d}.txt" for n in range(3)]
+    assert_store_matches_rows(vectors, collection_id)
+    with session_scope() as session:
+        assert session.get(CollectionSource, source_id) is None
+    assert helpers.operation(uuid).documents_processed == 4
+
+
+def test_progress_is_visible_through_the_api_while_it_runs(client, settings, vectors, documents_root) -> None:
+    from factories import auth_headers, create_collection, finish_operations
+
+    folder = documents_root / "progress"
+    helpers.write_corpus(folder, 9)
+    headers = auth_headers(client)
+    created = create_collection(client, headers, "progress")
+    finish_operations(created["id"])
+    response = client.post(
+        f"/api/v2/collections/{created['id']}/sources", json={"source_path": str(folder)}, headers=headers
+    )
+    assert response.status_code == 202, response.text
+    uuid = response.json()["id"]
+    vectors.create_collection(created["vector_store_name"])
+    seen = []
+    vectors.before_upsert = lambda _: seen.append(client.get(f"/api/v2/operations/{uuid}", headers=headers).json())
+
+    run_operation(uuid, settings, vectors)
+
+    assert [(s["status"], s["documents_processed"], s["documents_total"]) for s in seen] == [
+        ("processing", 0, 9),
+        ("processing", 4, 9),
+        ("processing", 8, 9),
+    ]
+    final = client.get(f"/api/v2/operations/{uuid}", headers=headers).json()
+    assert (final["status"], final["documents_processed"]) == ("completed", 9)
