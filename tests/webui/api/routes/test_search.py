@@ -2,8 +2,9 @@ from factories import auth_headers, create_collection, finish_operations
 
 
 def _search(client, headers, ids, **extra):
-    return client.post("/api/v2/search", json={"collection_uuids": ids, "query": "backups", **extra},
-                       headers=headers)
+    return client.post(
+        "/api/v2/search", json={"collection_uuids": ids, "query": "backups", **extra}, headers=headers
+    )
 
 
 def test_vecpipe_down_is_503_naming_vecpipe(client) -> None:
@@ -18,8 +19,9 @@ def test_vecpipe_down_is_503_naming_vecpipe(client) -> None:
 def test_a_collection_that_is_not_ready_is_a_partial_failure(client) -> None:
     headers = auth_headers(client, "alice")
     pending = create_collection(client, headers, "pending")
-    response = client.post("/api/v2/search/single", json={"collection_id": pending["id"], "query": "x"},
-                           headers=headers)
+    response = client.post(
+        "/api/v2/search/single", json={"collection_id": pending["id"], "query": "x"}, headers=headers
+    )
     assert response.status_code == 200
     body = response.json()
     assert (body["partial_failure"], body["results"], body["api_version"]) == (True, [], "2.0")
