@@ -30,7 +30,11 @@ def make_user(name: str = "owner") -> int:
 
 
 def make_collection(
-    user_id: int, *, status: CollectionStatus = CollectionStatus.READY, chunk_size: int = 100, chunk_overlap: int = 20
+    user_id: int,
+    *,
+    status: CollectionStatus = CollectionStatus.READY,
+    chunk_size: int = 100,
+    chunk_overlap: int = 20,
 ) -> str:
     with session_scope() as session:
         collection_id = new_uuid()

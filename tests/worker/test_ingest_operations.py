@@ -26,8 +26,12 @@ def _store(collection_id: str) -> str:
 
 def assert_store_matches_rows(vectors, collection_id: str) -> None:
     """Exactly the points the completed rows describe: none missing, none extra, none twice."""
-    rows = [row for row in helpers.documents(collection_id).values() if row.status is DocumentStatus.COMPLETED]
-    expected = {ids.chunk_id(collection_id, row.id, index) for row in rows for index in range(row.chunk_count)}
+    rows = [
+        row for row in helpers.documents(collection_id).values() if row.status is DocumentStatus.COMPLETED
+    ]
+    expected = {
+        ids.chunk_id(collection_id, row.id, index) for row in rows for index in range(row.chunk_count)
+    }
     assert set(vectors.collections[_store(collection_id)]) == expected
     collection = helpers.collection(collection_id)
     assert collection.vector_count == len(expected) == helpers.completed_chunks(collection_id)
@@ -61,7 +65,11 @@ def test_append_indexes_every_file_with_progress_and_counters(settings, vectors,
     assert all(row.source_id == source_id and len(row.content_hash) == 64 for row in rows.values())
     assert_store_matches_rows(vectors, collection_id)
     operation = helpers.operation(uuid)
-    assert (operation.documents_total, operation.documents_processed, operation.documents_failed) == (10, 10, 0)
+    assert (operation.documents_total, operation.documents_processed, operation.documents_failed) == (
+        10,
+        10,
+        0,
+    )
     assert helpers.collection(collection_id).status is CollectionStatus.READY
 
 
@@ -160,7 +168,9 @@ def test_remove_source_deletes_its_documents_points_and_the_source(settings, vec
         run_operation(uuid, settings, vectors)
 
     uuid = helpers.make_operation(
-        collection_id, OperationType.REMOVE_SOURCE, {"source_id": source_id, "source_path": str(folder / "drop")}
+        collection_id,
+        OperationType.REMOVE_SOURCE,
+        {"source_id": source_id, "source_path": str(folder / "drop")},
     )
     assert run_operation(uuid, settings, vectors) == "completed"
 
@@ -186,7 +196,9 @@ def test_progress_is_visible_through_the_api_while_it_runs(client, settings, vec
     uuid = response.json()["id"]
     vectors.create_collection(created["vector_store_name"])
     seen = []
-    vectors.before_upsert = lambda _: seen.append(client.get(f"/api/v2/operations/{uuid}", headers=headers).json())
+    vectors.before_upsert = lambda _: seen.append(
+        client.get(f"/api/v2/operations/{uuid}", headers=headers).json()
+    )
 
     run_operation(uuid, settings, vectors)
 
