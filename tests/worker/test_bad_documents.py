@@ -1,0 +1,74 @@
+"""Bad files become failed documents with a reason; the operation around them completes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from semantik.shared.models import CollectionStatus, DocumentStatus, OperationStatus, OperationType
+from semantik.worker.operations import run_operation
+from worker import helpers
+
+DATA = Path(__file__).parents[1] / "data" / "sample_docs"
+FIFTY_MB = 50 * 1024 * 1024
+
+
+def write_bad_documents(folder: Path, outside: Path) -> None:
+    (folder / "garbage.txt").write_bytes(os.urandom(4096))
+    (folder / "latin1.txt").write_bytes("caf\xe9 cr\xe8me br\xfbl\xe9e\n".encode("latin-1"))
+    (folder / "empty.txt").write_bytes(b"")
+    line = b"a perfectly readable line of text, repeated until the file is far too large\n"
+    with open(folder / "huge.txt", "wb") as handle:
+        handle.write(line * (FIFTY_MB // len(line) + 1))
+    pdf = (DATA / "tides.pdf").read_bytes()
+    (folder / "broken.pdf").write_bytes(pdf[: len(pdf) // 3])
+    outside.mkdir(exist_ok=True)
+    (outside / "secret.txt").write_text("a file outside every allowed root\n")
+    (folder / "escape.txt").symlink_to(outside / "secret.txt")
+    (folder / "picture.bmp").write_bytes(b"BM" + bytes(200))
+    (folder / "good.txt").write_text("This file is fine and should be indexed.\n")
+    (folder / "good.md").write_text("# Fine\n\nSo is this Markdown file.\n")
+
+
+EXPECTED = {
+    "garbage.txt": ("binary_content", "binary content"),
+    "latin1.txt": ("invalid_encoding", "not valid UTF-8 at byte 3"),
+    "empty.txt": ("empty", "the file is empty"),
+    "huge.txt": ("too_large", "over the 26214400-byte limit"),
+    "broken.pdf": ("parse_error", "unreadable PDF"),
+    "escape.txt": ("outside_allowed_roots", "outside the allowed roots"),
+    "picture.bmp": ("unsupported_type", "unsupported file type .bmp"),
+}
+
+
+def test_each_bad_document_fails_with_a_reason_and_the_rest_completes(
+    settings, vectors, folder: Path, tmp_path: Path
+) -> None:
+    write_bad_documents(folder, tmp_path / "outside")
+    assert os.path.getsize(folder / "huge.txt") > FIFTY_MB
+    collection_id = helpers.make_collection(helpers.make_user(), status=CollectionStatus.PROCESSING)
+    source_id = helpers.make_source(collection_id, folder)
+    uuid = helpers.make_operation(collection_id, OperationType.APPEND, {"source_id": source_id})
+    vectors.create_collection(helpers.collection(collection_id).vector_store_name)
+
+    assert (
+        run_operation(uuid, settings.model_copy(update={"max_document_size_mb": 25}), vectors) == "completed"
+    )
+
+    rows = helpers.documents(collection_id)
+    failures = {
+        name: (row.error_category, row.error_message)
+        for name, row in rows.items()
+        if row.status is DocumentStatus.FAILED
+    }
+    assert set(failures) == set(EXPECTED)
+    for name, (category, fragment) in EXPECTED.items():
+        assert failures[name][0] == category, (name, failures[name])
+        assert fragment in failures[name][1], (name, failures[name])
+    assert {rows["good.txt"].status, rows["good.md"].status} == {DocumentStatus.COMPLETED}
+    operation = helpers.operation(uuid)
+    assert operation.status is OperationStatus.COMPLETED
+    assert (operation.documents_total, operation.documents_processed, operation.documents_failed) == (9, 2, 7)
+    collection = helpers.collection(collection_id)
+    assert (collection.status, collection.document_count) == (CollectionStatus.READY, 2)
+    assert vectors.count(collection.vector_store_name) == collection.vector_count == 2
