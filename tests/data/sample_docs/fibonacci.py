@@ -1,9 +1,9 @@
 """Fibonacci numbers, computed with memoization so each value is worked out only once."""
 
-from functools import lru_cache
+from functools import cache
 
 
-@lru_cache(maxsize=None)
+@cache
 def fibonacci(n: int) -> int:
     """The n-th Fibonacci number: fibonacci(0) == 0, fibonacci(1) == 1."""
     if n < 0:
