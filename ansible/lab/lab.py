@@ -105,7 +105,6 @@ def plan(recipe: Path) -> dict[str, object]:
         "access_files": files,
         "key": str(KEY),
         "state_dir": str(STATE),
-        "inventory": str(INVENTORY),
     }
 
 
@@ -122,6 +121,10 @@ def known_hosts() -> list[str]:
 
 def address(name: str) -> str:
     return (host_dir(name) / "address").read_text().strip()
+
+
+def addresses() -> dict[str, str]:
+    return {n: address(n) for n in known_hosts() if (host_dir(n) / "address").exists()}
 
 
 def veth(addr: str) -> str:
@@ -208,7 +211,7 @@ def plug(name: str, addr: str) -> None:
 
 
 def free_address() -> str:
-    taken = {address(n) for n in known_hosts() if (host_dir(n) / "address").exists()}
+    taken = set(addresses().values())
     for octet in range(10, 255):
         if f"{NET}.{octet}" not in taken:
             return f"{NET}.{octet}"
@@ -227,7 +230,7 @@ def resolv_conf() -> str:
 
 def write_etc_hosts() -> None:
     lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback"]
-    lines += [f"{address(n)} {n}" for n in known_hosts() if (host_dir(n) / "address").exists()]
+    lines += [f"{addr} {name}" for name, addr in addresses().items()]
     for name in known_hosts():
         root = host_dir(name) / "root"
         if mounted(root):
@@ -283,10 +286,10 @@ def remove_cgroups(name: str) -> None:
         if not top.exists():
             continue
         deadline = time.monotonic() + 10
-        for path in sorted((Path(d) for d, _, _ in os.walk(top)), key=lambda p: -len(p.parts)):
+        for path, _, _ in os.walk(top, topdown=False):
             while True:
                 try:
-                    path.rmdir()
+                    os.rmdir(path)
                     break
                 except OSError:  # busy until the last killed process is reaped
                     if time.monotonic() > deadline:
@@ -339,8 +342,7 @@ def wait_running(name: str) -> None:
 
 def destroy(name: str) -> None:
     """Remove every trace of a host, whatever state it is in."""
-    pids = nspawn_pids(name)
-    for pid in pids:
+    for pid in nspawn_pids(name):
         os.kill(pid, signal.SIGTERM)  # nspawn halts the host cleanly
     deadline = time.monotonic() + 30
     while nspawn_pids(name) and time.monotonic() < deadline:
@@ -349,9 +351,14 @@ def destroy(name: str) -> None:
         os.kill(pid, signal.SIGKILL)
     if netns_exists(name):
         # A host whose nspawn was killed keeps running in its namespace: end it.
-        for pid in run("ip", "netns", "pids", name).stdout.split():
-            os.kill(int(pid), signal.SIGKILL)
-        wait_gone(name)
+        deadline = time.monotonic() + 10
+        while pids := run("ip", "netns", "pids", name).stdout.split():
+            if time.monotonic() > deadline:
+                raise LabError(f"processes of {name} survived SIGKILL: {pids}")
+            for pid in pids:
+                with suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+            time.sleep(0.1)
         run("ip", "netns", "del", name)
     top = host_dir(name)
     if (top / "address").exists():
@@ -360,14 +367,6 @@ def destroy(name: str) -> None:
         run("umount", str(top / "root"))
     remove_cgroups(name)
     shutil.rmtree(top, ignore_errors=True)
-
-
-def wait_gone(name: str) -> None:
-    deadline = time.monotonic() + 10
-    while run("ip", "netns", "pids", name).stdout.strip():
-        if time.monotonic() > deadline:
-            raise LabError(f"processes of {name} survived SIGKILL")
-        time.sleep(0.1)
 
 
 def leftovers(name: str) -> bool:
@@ -380,7 +379,7 @@ def leftovers(name: str) -> bool:
 
 
 def hosts_json() -> list[dict[str, str]]:
-    return [{"name": n, "address": address(n)} for n in known_hosts() if (host_dir(n) / "address").exists()]
+    return [{"name": name, "address": addr} for name, addr in addresses().items()]
 
 
 def write_inventory() -> None:
