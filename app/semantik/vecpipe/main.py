@@ -38,8 +38,14 @@ def create_app(
     """The app; an embedder or store passed in stays the caller's, one opened here closes with the app."""
     key = _startup_checks(settings)
     owned_store = store is None
-    embedder = embedder or load_embedder(settings)
+    # The store first: a locked store fails in milliseconds, a model takes seconds to load.
     store = store or open_store(settings)
+    try:
+        embedder = embedder or load_embedder(settings)
+    except BaseException:
+        if owned_store:
+            store.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

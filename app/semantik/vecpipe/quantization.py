@@ -8,6 +8,8 @@ CPU (measured on this project's 2-core AVX512-BF16 host, all-MiniLM-L6-v2, batch
   embeddings with per-row 8-bit weights. Cosine to float32 >= 0.93 (mean 0.95-0.975 by text set);
   per-tensor weights agreed worse (min 0.91). Quantizing the embeddings too is what makes int8 use
   less memory than float32 rather than more (they are half of this small model's weights).
+- torch 2.13 marks this eager-mode quantization API deprecated in favour of torchao; it works and
+  is measured here, and moving to torchao is the known follow-up.
 - Weights load without mmap on CPU (``disable_mmap``): a mapped float32 file stays resident beside
   the reduced copy, which made int8 *larger* than float32 in measured RSS.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,14 +123,18 @@ def _cpu_has_native_bfloat16() -> bool:
 
 def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
     """Replace every nn.Linear and nn.Embedding with an 8-bit one, in place, and free the float weights."""
-    from torch.ao.quantization import (
-        float_qparams_weight_only_qconfig,
-        per_channel_dynamic_qconfig,
-        quantize_dynamic,
-    )
+    with warnings.catch_warnings():
+        # torch 2.13 marks eager-mode quantization (and the TorchScript it uses) deprecated, with
+        # torchao as successor: said once in the module docstring and README, not on every start.
+        warnings.filterwarnings("ignore", message=".*(deprecated|torchao).*")
+        from torch.ao.quantization import (
+            float_qparams_weight_only_qconfig,
+            per_channel_dynamic_qconfig,
+            quantize_dynamic,
+        )
 
-    spec = {nn.Linear: per_channel_dynamic_qconfig, nn.Embedding: float_qparams_weight_only_qconfig}
-    quantize_dynamic(model, spec, inplace=True)
+        spec = {nn.Linear: per_channel_dynamic_qconfig, nn.Embedding: float_qparams_weight_only_qconfig}
+        quantize_dynamic(model, spec, inplace=True)
     release_freed_memory()
     return model
 

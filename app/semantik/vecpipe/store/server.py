@@ -1,6 +1,7 @@
 """Server backend: a Qdrant server through qdrant-client (QDRANT_HOST/QDRANT_PORT/QDRANT_API_KEY).
 
-The server orders concurrent requests and builds its indexes itself, so this class holds no locks.
+The server orders concurrent requests and builds its indexes itself, so this class holds no locks;
+it only remembers each collection's dimension (vecpipe is the only writer of the server's collections).
 Its failures are mapped onto the store errors: unreachable -> 503, 404 -> unknown collection,
 other server refusals -> 502 with the server's words.
 """
@@ -50,6 +51,7 @@ class ServerStore(VectorStore):
 
     def __init__(self, host: str, port: int, api_key: str | None, client: QdrantClient | None = None):
         self.host, self.port, self._api_key = host, port, api_key
+        self._sizes: dict[str, int] = {}
         self._client = client or QdrantClient(
             host=host, port=port, api_key=api_key, timeout=TIMEOUT_SECONDS, check_compatibility=False
         )
@@ -80,9 +82,11 @@ class ServerStore(VectorStore):
             return sorted(item.name for item in self._client.get_collections().collections)
 
     def _vector_size(self, name: str) -> int:
-        with self._errors("read the collection", name):
-            vectors = self._client.get_collection(name).config.params.vectors
-        return vectors.size if isinstance(vectors, models.VectorParams) else vectors[""].size
+        if name not in self._sizes:
+            with self._errors("read the collection", name):
+                vectors = self._client.get_collection(name).config.params.vectors
+            self._sizes[name] = vectors.size if isinstance(vectors, models.VectorParams) else vectors[""].size
+        return self._sizes[name]
 
     def create_collection(self, name: str, vector_size: int) -> bool:
         check_collection_name(name)
@@ -107,6 +111,7 @@ class ServerStore(VectorStore):
             exists = self._client.collection_exists(name)
         if not exists:
             raise CollectionNotFoundError(name)
+        self._sizes.pop(name, None)
         with self._errors("delete the collection", name):
             self._client.delete_collection(name)
 
@@ -195,6 +200,7 @@ class ServerStore(VectorStore):
         # The server fetches its own snapshot over HTTP: "localhost" is the server itself, whatever
         # address vecpipe uses, and the API key rides along so a protected server lets itself in.
         location = f"http://localhost:{self.port}/collections/{name}/snapshots/{snapshot}"
+        self._sizes.pop(name, None)
         with self._errors("restore the snapshot", name):
             self._client.recover_snapshot(
                 name, location=location, api_key=self._api_key, checksum=known[snapshot].checksum, wait=True

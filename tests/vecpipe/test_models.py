@@ -1,0 +1,48 @@
+"""The embedding model: loading (offline), encoding, truncation, and the mock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from semantik.vecpipe.models import MockEmbedder, ModelLoadError, SentenceTransformerEmbedder, load_embedder
+from vecpipe.conftest import Embedders
+from vecpipe.helpers import make_settings
+
+
+def test_the_real_model_gives_unit_float32_vectors(embedders: Embedders, model_path: str) -> None:
+    embedder = embedders["float32"]
+    result = embedder.embed(["A cat sleeps.", "A kitten is napping.", "Stock markets fell."], mode="query")
+    assert result.vectors.dtype == np.float32 and result.vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(result.vectors, axis=1), 1.0, atol=1e-5)
+    similar, unrelated = result.vectors[0] @ result.vectors[1], result.vectors[0] @ result.vectors[2]
+    assert similar > 0.5 > unrelated
+    assert (embedder.info.name, embedder.info.device, embedder.info.max_tokens) == (model_path, "cpu", 256)
+
+
+def test_long_texts_are_counted_as_truncated(embedders: Embedders) -> None:
+    # 256 tokens is the limit, [CLS] and [SEP] included: 254 words fit, 255 do not.
+    result = embedders["float32"].embed(["short text", "word " * 300, "another " * 254, "another " * 255])
+    assert result.truncated == 2
+
+
+def test_a_missing_model_fails_with_a_clear_message(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError) as raised:
+        SentenceTransformerEmbedder(str(tmp_path / "no-model"), "float32", device="cpu")
+    message = str(raised.value)
+    assert f"cannot load DEFAULT_EMBEDDING_MODEL '{tmp_path / 'no-model'}' on cpu" in message
+    assert "HF_HUB_OFFLINE=1" in message
+
+
+def test_mock_vectors_are_deterministic_and_distinct() -> None:
+    first, second = MockEmbedder("m", "float32"), MockEmbedder("m", "float32")
+    a = first.embed(["same", "other"]).vectors
+    b = second.embed(["same", "other"]).vectors
+    assert np.array_equal(a, b) and not np.array_equal(a[0], a[1])
+    assert first.info.mock is True and first.info.dimension == 384
+
+
+def test_load_embedder_follows_the_mock_setting(tmp_path: Path) -> None:
+    assert isinstance(load_embedder(make_settings(tmp_path)), MockEmbedder)
