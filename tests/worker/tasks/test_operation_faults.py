@@ -1,0 +1,139 @@
+"""Faults during an operation, with a real worker process, Redis, PostgreSQL and vecpipe (real model).
+
+The figures at the end are computed independently (chunking each file the collection's way), so a
+duplicate point, a lost document or a miscounted chunk fails the test.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import httpx
+
+from factories import auth_headers
+from semantik.shared.config import get_settings
+from semantik.worker.chunking import split_text
+from worker import helpers
+from worker.conftest import start_process, stop_process
+
+CHUNK_SIZE, CHUNK_OVERLAP, FILES = 100, 20, 40
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def ready_collection(client, headers: dict[str, str], name: str) -> dict:
+    body = {"name": name, "chunk_size": CHUNK_SIZE, "chunk_overlap": CHUNK_OVERLAP}
+    created = client.post("/api/v2/collections", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+
+    def ready() -> dict | None:
+        found = client.get(f"/api/v2/collections/{created.json()['id']}", headers=headers).json()
+        return found if found["status"] == "ready" else None
+
+    return wait_for(ready, 60, "the index operation")
+
+
+def add_source(client, headers: dict[str, str], collection_id: str, folder: Path) -> str:
+    answer = client.post(
+        f"/api/v2/collections/{collection_id}/sources", json={"source_path": str(folder)}, headers=headers
+    )
+    assert answer.status_code == 202, answer.text
+    return answer.json()["id"]
+
+
+def operation(client, headers: dict[str, str], uuid: str) -> dict:
+    return client.get(f"/api/v2/operations/{uuid}", headers=headers).json()
+
+
+def expected_chunks(folder: Path) -> int:
+    return sum(len(split_text(path.read_text(), CHUNK_SIZE, CHUNK_OVERLAP)) for path in folder.iterdir())
+
+
+def assert_exact_counts(client, headers, collection: dict, folder: Path) -> None:
+    chunks = expected_chunks(folder)
+    assert chunks > FILES  # several chunks per file: a partial document would show
+    found = client.get(f"/api/v2/collections/{collection['id']}", headers=headers).json()
+    assert (found["status"], found["document_count"], found["vector_count"]) == ("ready", FILES, chunks)
+    assert helpers.completed_chunks(collection["id"]) == chunks
+    rows = helpers.documents(collection["id"])
+    assert len(rows) == FILES and {row.status.value for row in rows.values()} == {"completed"}
+    info = httpx.get(
+        f"{get_settings().vecpipe_url}/collections/{found['vector_store_name']}",
+        headers={"X-Internal-Api-Key": get_settings().internal_api_key},
+    ).json()
+    assert info["points_count"] == chunks  # a duplicate or a leftover point would make it larger
+
+
+def test_sigkill_mid_operation_then_a_new_worker_finishes_it_exactly(
+    client, worker_env, documents_root: Path, tmp_path: Path, processes
+) -> None:
+    folder = documents_root / "sigkill"
+    helpers.write_corpus(folder, FILES, words=150)
+    headers = auth_headers(client)
+    first = start_process("worker", worker_env, tmp_path / "worker-1.log", " ready.")
+    processes.append(first)
+    collection = ready_collection(client, headers, "sigkill")
+    uuid = add_source(client, headers, collection["id"], folder)
+
+    progress = wait_for(
+        lambda: (op := operation(client, headers, uuid))["documents_processed"] >= 8 and op, 120, "progress"
+    )
+    stop_process(first, signal.SIGKILL)  # the whole worker: main process and pool children
+    assert progress["status"] == "processing" and progress["documents_total"] == FILES
+    interrupted = operation(client, headers, uuid)
+    assert interrupted["status"] == "processing" and interrupted["documents_processed"] < FILES
+
+    processes.append(start_process("worker", worker_env, tmp_path / "worker-2.log", " ready."))
+    done = wait_for(
+        lambda: (op := operation(client, headers, uuid))["status"] != "processing" and op, 180, "end"
+    )
+
+    assert (done["status"], done["documents_processed"], done["documents_failed"]) == ("completed", FILES, 0)
+    assert helpers.operation(uuid).meta["attempts"] == 2
+    assert "orphaned operation" in (tmp_path / "worker-2.log").read_text()
+    assert_exact_counts(client, headers, collection, folder)
+
+
+def test_redis_restart_mid_operation_and_the_worker_carries_on(
+    client, worker_env, documents_root: Path, tmp_path: Path, processes, redis_server
+) -> None:
+    folder = documents_root / "redis-restart"
+    helpers.write_corpus(folder, FILES, words=150)
+    headers = auth_headers(client)
+    processes.append(start_process("worker", worker_env, tmp_path / "worker.log", " ready."))
+    collection = ready_collection(client, headers, "redis-restart")
+    uuid = add_source(client, headers, collection["id"], folder)
+
+    wait_for(lambda: operation(client, headers, uuid)["documents_processed"] >= 4, 120, "progress")
+    redis_server.stop()
+    time.sleep(2)
+    during = operation(client, headers, uuid)
+    redis_server.start()  # empty: no persistence in the tests' Redis
+    assert during["status"] == "processing" and during["documents_processed"] < FILES
+
+    done = wait_for(
+        lambda: (op := operation(client, headers, uuid))["status"] != "processing" and op, 180, "end"
+    )
+    assert (done["status"], done["documents_processed"]) == ("completed", FILES)
+    assert_exact_counts(client, headers, collection, folder)
+
+    # The worker reconnected to the restarted broker: a new operation goes through it.
+    reindex = client.post(f"/api/v2/collections/{collection['id']}/reindex", headers=headers)
+    assert reindex.status_code == 202, reindex.text
+    after = wait_for(
+        lambda: (op := operation(client, headers, reindex.json()["id"]))["status"] == "completed" and op,
+        120,
+        "reindex",
+    )
+    assert after["documents_processed"] == FILES
+    assert_exact_counts(client, headers, collection, folder)
