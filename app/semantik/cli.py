@@ -28,6 +28,42 @@ def _webui(_: argparse.Namespace) -> int:
     return 0
 
 
+@command("worker", "run the Celery worker that ingests documents (index, append, reindex, sync, ...)")
+def _worker(_: argparse.Namespace) -> int:
+    settings = require("worker")
+    from semantik.worker.celery_app import app
+
+    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={settings.worker_concurrency}"])
+    return 0
+
+
+@command("beat", "run the periodic scheduler (re-sync, reaping, cleanup); schedule file under DATA_DIR")
+def _beat(_: argparse.Namespace) -> int:
+    settings = require("beat")
+    from semantik.worker.celery_app import app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app.start(["beat", "--loglevel=INFO"])
+    return 0
+
+
+@command("flower", "serve Flower (Celery monitoring) behind basic auth")
+def _flower(_: argparse.Namespace) -> int:
+    from semantik.shared.config import forget_environment
+    from semantik.shared.queue import make_celery
+
+    settings = require("flower")
+    forget_environment("FLOWER_")  # passed as options below; see forget_environment
+    options = {
+        "address": settings.flower_host,
+        "port": settings.flower_port,
+        "url_prefix": settings.flower_url_prefix,
+        "basic_auth": settings.flower_basic_auth,
+    }
+    make_celery(settings).start(["flower", *(f"--{name}={value}" for name, value in options.items())])
+    return 0
+
+
 @command("migrate", "upgrade the database schema to the newest revision")
 def _migrate(_: argparse.Namespace) -> int:
     from semantik.shared.migrations import upgrade

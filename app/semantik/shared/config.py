@@ -8,13 +8,14 @@ needs no database password. ``problems()`` lists every missing, invalid or weak 
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Quantization = Literal["float32", "float16", "int8"]
@@ -96,6 +97,31 @@ class Settings(BaseSettings):
     flower_host: str = "127.0.0.1"
     flower_port: int = Field(5555, ge=1, le=65535)
     flower_url_prefix: str = ""
+
+    # Worker and beat (see worker/celery_app.py for how each is used).
+    worker_concurrency: int = Field(2, ge=1, le=64)
+    worker_soft_time_limit: int = Field(6 * 3600, ge=5)
+    worker_time_limit: int = Field(6 * 3600 + 300, ge=10)
+    worker_max_retries: int = Field(5, ge=0, le=50)
+    worker_retry_backoff_max: int = Field(600, ge=1)
+    ingest_batch_documents: int = Field(32, ge=1, le=1000)
+    ingest_embed_batch: int = Field(128, ge=1, le=1000)
+    max_document_size_mb: float = Field(25.0, gt=0)
+    operation_stuck_minutes: float = Field(60.0, gt=0)
+    operation_orphan_grace_seconds: float = Field(30.0, ge=0)
+    operation_max_attempts: int = Field(8, ge=1, le=100)
+    beat_sync_check_seconds: float = Field(60.0, ge=1)
+    beat_reap_seconds: float = Field(60.0, ge=1)
+    beat_result_cleanup_seconds: float = Field(3600.0, ge=1)
+    task_result_retention_hours: float = Field(24.0, gt=0)
+
+    @field_validator("worker_time_limit")
+    @classmethod
+    def _hard_after_soft(cls, hard: int, info: ValidationInfo) -> int:
+        soft = info.data.get("worker_soft_time_limit")
+        if soft is not None and hard <= soft:
+            raise ValueError("must be greater than WORKER_SOFT_TIME_LIMIT")
+        return hard
 
     @field_validator("document_allowed_roots", mode="before")
     @classmethod
@@ -213,3 +239,13 @@ def require(*modes: str) -> Settings:
     if lines:
         raise ConfigError(lines)
     return settings
+
+
+def forget_environment(prefix: str) -> None:
+    """Remove variables starting with ``prefix`` once Settings holds their values.
+
+    Flower maps every FLOWER_* variable onto an option of its own and stops at one it lacks
+    (FLOWER_HOST), so `semantik flower` passes its options explicitly and hides the variables.
+    """
+    for name in [name for name in os.environ if name.upper().startswith(prefix)]:
+        del os.environ[name]

@@ -29,7 +29,9 @@ class VecpipeClient:
                 f"vecpipe unavailable: {error.__class__.__name__}: {error}"
             ) from None
         if response.status_code == 404:
-            raise EntityNotFoundError("Vector collection", kwargs.get("json", {}).get("collection", path))
+            body = kwargs.get("json") or {}
+            name = body.get("collection_name", body.get("collection", path))
+            raise EntityNotFoundError("Vector collection", name)
         if response.status_code in (400, 413, 422):
             raise ValidationError(f"vecpipe refused the request: {_detail(response)}")
         if response.status_code >= 300:
@@ -49,6 +51,22 @@ class VecpipeClient:
 
     def delete_collection(self, name: str) -> None:
         self._call("DELETE", f"/collections/{name}")
+
+    def collection_info(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/collections/{name}")
+
+    def embed(self, texts: list[str], *, mode: str = "document", batch_size: int = 32) -> list[list[float]]:
+        answer = self._call("POST", "/embed", json={"texts": texts, "mode": mode, "batch_size": batch_size})
+        return answer["embeddings"]
+
+    def upsert(self, collection: str, points: list[dict[str, Any]], *, wait: bool = True) -> int:
+        answer = self._call(
+            "POST", "/upsert", json={"collection_name": collection, "points": points, "wait": wait}
+        )
+        return int(answer.get("points_upserted", len(points)))
+
+    def delete_points(self, collection: str, doc_ids: list[str]) -> None:
+        self._call("POST", "/points/delete", json={"collection_name": collection, "doc_ids": doc_ids})
 
 
 def _detail(response: httpx.Response) -> str:
