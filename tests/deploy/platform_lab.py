@@ -1,0 +1,106 @@
+"""Helpers of the platform roles' lab tests: lab hosts of their own, an inventory, playbook runs.
+
+The hosts come from ansible/lab (up.yml/down.yml, like `make lab-up`), under names no one else
+uses, and are always removed afterwards. Playbooks run with the project's ansible.cfg (repo root).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = ROOT / "ansible" / "lab"
+BIN = Path(sys.executable).parent
+SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]  # fmt: skip
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+@dataclass
+class Run:
+    rc: int
+    output: str
+
+    def recap(self, host: str) -> dict[str, int]:
+        for name, ok, changed, unreachable, failed in RECAP.findall(self.output):
+            if name == host:
+                return {"ok": int(ok), "changed": int(changed), "unreachable": int(unreachable), "failed": int(failed)}
+        raise AssertionError(f"no recap line for {host}:\n{self.output[-3000:]}")
+
+    def recap_line(self, host: str) -> str:
+        return next(line for line in self.output.splitlines() if line.startswith(f"{host} ") and "ok=" in line)
+
+    def changed_tasks(self) -> list[str]:
+        """Names of the tasks and handlers that reported a change."""
+        names, current = [], ""
+        for line in self.output.splitlines():
+            header = re.match(r"^(?:TASK|RUNNING HANDLER) \[(.*)\] \*+$", line)
+            if header:
+                current = header.group(1)
+            elif line.startswith("changed:") and current not in names:
+                names.append(current)
+        return names
+
+
+def lab_playbook(name: str, hosts: list[str]) -> None:
+    done = subprocess.run(
+        [str(BIN / "ansible-playbook"), str(LAB / name), "-e", json.dumps({"lab_hosts": hosts})],
+        capture_output=True, text=True, timeout=900, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def lab_up(names: list[str]) -> dict[str, str]:
+    """Bring these hosts up; name -> address."""
+    lab_playbook("up.yml", names)
+    listing = json.loads(subprocess.run([sys.executable, str(LAB / "lab.py"), "list"],
+                                        capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    return {h["name"]: h["address"] for h in listing["hosts"] if h["name"] in names}
+
+
+def lab_down(names: list[str]) -> None:
+    lab_playbook("down.yml", names)
+
+
+def key() -> str:
+    return "/var/lib/semantik-lab/id_ed25519"
+
+
+def write_inventory(path: Path, hosts: dict[str, str], groups: list[str]) -> Path:
+    """An inventory of our own: the lab's shared file is rewritten whenever anyone's host comes up."""
+    inventory = {
+        "all": {
+            "vars": {
+                "ansible_user": "admin",
+                "ansible_ssh_private_key_file": key(),
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+                "ansible_python_interpreter": "/usr/bin/python3",
+            },
+            "children": {
+                group: {"hosts": {name: {"ansible_host": address} for name, address in hosts.items()}}
+                for group in groups
+            },
+        }
+    }
+    path.write_text(json.dumps(inventory, indent=2))
+    return path
+
+
+def playbook(playbook: str | Path, inventory: Path, *args: str, timeout: int = 900) -> Run:
+    done = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+    )  # fmt: skip
+    return Run(done.returncode, done.stdout + done.stderr)
+
+
+def ssh(address: str, cmd: str, user: str = "root") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ssh", *SSH_OPTS, "-i", key(), f"{user}@{address}", cmd],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
