@@ -30,11 +30,13 @@ class Run:
     def recap(self, host: str) -> dict[str, int]:
         for name, ok, changed, unreachable, failed in RECAP.findall(self.output):
             if name == host:
-                return {"ok": int(ok), "changed": int(changed), "unreachable": int(unreachable), "failed": int(failed)}
+                counts = (ok, changed, unreachable, failed)
+                return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, counts), strict=True))
         raise AssertionError(f"no recap line for {host}:\n{self.output[-3000:]}")
 
     def recap_line(self, host: str) -> str:
-        return next(line for line in self.output.splitlines() if line.startswith(f"{host} ") and "ok=" in line)
+        lines = self.output.splitlines()
+        return next(line for line in lines if line.startswith(f"{host} ") and "ok=" in line)
 
     def changed_tasks(self) -> list[str]:
         """Names of the tasks and handlers that reported a change."""
