@@ -46,7 +46,8 @@ def test_reaper_fails_operations_stuck_past_the_limit_and_cleans_up(settings, ve
     vectors.create_collection("half-built")
     busy = _processing(helpers.make_collection(user), OperationType.APPEND, timedelta(minutes=5))
 
-    reaped = maintenance.reap_stuck(settings.model_copy(update={"operation_stuck_minutes": 60}), vectors)
+    limit = settings.model_copy(update={"operation_stuck_minutes": 60})
+    reaped = maintenance.reap_stuck(limit, vectors, at=NOW)
 
     assert reaped == [stuck]
     failed = helpers.operation(stuck)
@@ -81,7 +82,7 @@ def test_orphans_are_queued_again_unless_a_live_worker_holds_them(settings, vect
 
     with collection_lock(held_collection) as got:
         assert got
-        recovered = maintenance.recover_orphans(settings, vectors, enqueue=lambda *call: queued.append(call))
+        recovered = maintenance.recover_orphans(settings, vectors, lambda *call: queued.append(call), at=NOW)
 
     assert recovered == [orphan]
     assert queued == [("semantik.operations.append", orphan)]

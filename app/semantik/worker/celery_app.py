@@ -16,6 +16,7 @@ from semantik.shared.config import Settings, get_settings
 from semantik.shared.queue import make_celery
 
 log = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per vecpipe call drowns the log
 TASK_MODULES = (
     "semantik.worker.tasks.operations",
     "semantik.worker.tasks.collections",
