@@ -1,0 +1,67 @@
+"""A bad variable stops a platform role before any change, with a message that names it.
+
+Each role runs alone against the controller itself, in check mode and without facts: the argument
+spec and preflight fail first, so nothing is touched even if they did not.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "p-" + "Zq7" * 8
+CHECKSUM = "sha256:" + "0" * 64
+
+CASES = [
+    ("qdrant", {"qdrant_api_key": PASSWORD}, "qdrant_checksum must be 'sha256:<64 hex digits>'"),
+    ("qdrant", {"qdrant_checksum": CHECKSUM}, "qdrant_api_key"),
+    ("qdrant", {"qdrant_checksum": CHECKSUM, "qdrant_api_key": PASSWORD, "qdrant_version": "latest"},
+     "qdrant_version must be a release"),
+    ("postgresql", {}, "postgresql_password"),
+    ("postgresql", {"postgresql_password": PASSWORD, "postgresql_shared_buffers": "lots"},
+     "postgresql_shared_buffers must be a size"),
+    ("postgresql", {"postgresql_password": PASSWORD, "postgresql_allowed_networks": ["10.0.1.0"]},
+     "postgresql_allowed_networks must hold CIDR"),
+    ("postgresql", {"postgresql_password": PASSWORD, "postgresql_max_connections": "many"},
+     "postgresql_max_connections"),
+    ("redis", {}, "redis_password"),
+    ("redis", {"redis_password": PASSWORD, "redis_appendfsync": "sometimes"}, "redis_appendfsync"),
+    ("redis", {"redis_password": PASSWORD, "redis_users": [{"name": "default", "password": PASSWORD}]},
+     "redis_users: 'default' is not a usable name"),
+    ("nvidia_driver", {"nvidia_driver_gpu_present": "maybe"}, "nvidia_driver_gpu_present"),
+    ("nvidia_driver", {"nvidia_driver_kernel_module": "nouveau"}, "nvidia_driver_kernel_module"),
+    ("cuda", {"cuda_gpu_present": "perhaps"}, "cuda_gpu_present"),
+    ("nginx", {}, "nginx_flower_password must be set"),
+    ("nginx", {"nginx_tls_mode": "provided", "nginx_flower_upstream": ""}, "nginx_tls_certificate_src"),
+    ("nginx", {"nginx_flower_password": PASSWORD, "nginx_webui_upstreams": ["webui"]},
+     "nginx_webui_upstreams"),
+    ("common", {"common_firewall_enabled": True, "common_firewall_allowed_tcp_ports": [443]},
+     "common_firewall_allowed_tcp_ports must contain the SSH port"),
+    ("common", {"common_data_dir": "var/lib/semantik"}, "common_data_dir must be an absolute path"),
+    ("common", {"common_hosts_entries": [{"name": "db1", "address": "db.example"}]}, "common_hosts_entries"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("role", "variables", "message"), CASES, ids=[f"{c[0]}-{c[2][:40]}" for c in CASES])
+def test_bad_variable_fails_before_any_change(
+    tmp_path: Path, role: str, variables: dict, message: str
+) -> None:
+    play = [{"name": f"Apply {role}", "hosts": "localhost", "connection": "local", "gather_facts": False,
+             "roles": [{"role": role, "vars": variables}]}]  # fmt: skip
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(json.dumps(play))
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "--check", str(playbook),
+         "-e", f"ansible_python_interpreter={sys.executable}"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output[-3000:]
+    assert message in output, output[-3000:]
+    assert "changed=0" in output and "failed=1" in output, output[-3000:]
+    assert PASSWORD not in output
