@@ -53,3 +53,14 @@ def test_read_hashes_the_content_and_refuses_a_file_that_grew(tmp_path: Path) ->
     with pytest.raises(RefusedRead) as refused:
         read_file(entry, 10)
     assert refused.value.refusal.category == "too_large"
+
+
+def test_batches_close_on_count_or_on_the_bytes_they_would_hold() -> None:
+    from semantik.worker.ingest import file_batches
+    from semantik.worker.scanning import FoundFile, Refusal
+
+    files = [FoundFile(f"/d/{n}", size) for n, size in enumerate([10, 10, 10, 50, 10, 10])]
+    assert [len(batch) for batch in file_batches(files, 4, 1000)] == [4, 2]
+    assert [len(batch) for batch in file_batches(files, 10, 40)] == [3, 1, 2]
+    refused = [FoundFile("/d/huge", 10**9, Refusal("too_large", "big")), *files[:2]]
+    assert [len(batch) for batch in file_batches(refused, 10, 40)] == [3]  # never read: costs nothing

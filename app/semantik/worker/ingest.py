@@ -62,8 +62,23 @@ def scan(settings: Settings, source: SourceRef) -> list[FoundFile]:
     return scan_directory(Path(root), recursive=source.recursive, roots=roots, max_bytes=max_bytes(settings))
 
 
-def _batches(files: list, size: int) -> list[list]:
-    return [files[start : start + size] for start in range(0, len(files), size)]
+def _batches(items: list, size: int) -> list[list]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+def file_batches(files: list[FoundFile], count: int, budget_bytes: int) -> list[list[FoundFile]]:
+    """Up to ``count`` files a batch, fewer when their bytes (held in memory at once) pass the budget."""
+    batches: list[list[FoundFile]] = []
+    current: list[FoundFile] = []
+    held = 0
+    for file in files:
+        size = 0 if file.refusal else file.size  # a refused file is never read
+        if current and (len(current) >= count or held + size > budget_bytes):
+            batches.append(current)
+            current, held = [], 0
+        current.append(file)
+        held += size
+    return [*batches, current] if current else batches
 
 
 def ingest_sources(
@@ -81,7 +96,8 @@ def ingest_sources(
     with session_scope() as session:
         known = records.known_documents(session, claim.collection_id)
     for source, files in plans:
-        for batch in _batches(files, settings.ingest_batch_documents):
+        budget = int(settings.ingest_batch_mb * 1024 * 1024)
+        for batch in file_batches(files, settings.ingest_batch_documents, budget):
             outcomes = ingest_batch(batch, known, target, vectors, force=staged is not None)
             _commit_batch(claim, source, outcomes, staged)
         if remove_missing:

@@ -112,6 +112,8 @@ def write_vectors(target: Target, outcomes: list[Outcome], vectors: VectorWriter
         # A changed file may now have fewer chunks (or none): its old points must not linger.
         vectors.delete_points(target.vector_store_name, rewritten)
     pending = [(outcome, chunk) for outcome in outcomes if not outcome.unchanged for chunk in outcome.chunks]
+    # Similar lengths in each request: the model pads a batch to its longest text.
+    pending.sort(key=lambda item: len(item[1].text), reverse=True)
     for window in _windows(pending, min(target.embed_batch, UPSERT_LIMIT)):
         embeddings = vectors.embed([chunk.text for _, chunk in window], mode="document")
         points = []

@@ -46,7 +46,8 @@ class OperationTask(Task):
 
 
 def _run(operation_uuid: str) -> str:
-    vectors = VecpipeClient(settings)
+    # Embedding a large batch on a CPU host takes minutes, far beyond the webui's search timeout.
+    vectors = VecpipeClient(settings, timeout=settings.ingest_vecpipe_timeout)
     try:
         return run_operation(operation_uuid, settings, vectors)
     finally:

