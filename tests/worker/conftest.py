@@ -72,7 +72,13 @@ def vecpipe_server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture
-def worker_env(app_env: dict[str, str], vecpipe_server: str, tmp_path: Path, redis_server) -> dict[str, str]:
+def worker_env(worker_base_env: dict[str, str], vecpipe_server: str) -> dict[str, str]:
+    """Environment for worker and beat processes that talk to the real vecpipe."""
+    return {**worker_base_env, "VECPIPE_URL": vecpipe_server}
+
+
+@pytest.fixture
+def worker_base_env(app_env: dict[str, str], tmp_path: Path, redis_server) -> dict[str, str]:
     """Environment for worker and beat processes: small batches, no orphan grace, a clean queue."""
     import redis
 

@@ -209,3 +209,67 @@ def test_progress_is_visible_through_the_api_while_it_runs(client, settings, vec
     ]
     final = client.get(f"/api/v2/operations/{uuid}", headers=headers).json()
     assert (final["status"], final["documents_processed"]) == ("completed", 9)
+
+
+def test_a_source_that_is_gone_fails_the_operation_with_the_reason(settings, vectors, folder: Path) -> None:
+    import shutil
+
+    from semantik.shared.errors import ValidationError
+    from semantik.worker import endings
+    from semantik.worker.tasks.operations import describe
+
+    collection_id, uuid, _ = _append(folder)
+    shutil.rmtree(folder)
+    with pytest.raises(ValidationError) as refused:
+        run_operation(uuid, settings, vectors)
+    endings.clean_up(endings.fail(uuid, describe(refused.value)), vectors)  # as the task's on_failure
+
+    operation = helpers.operation(uuid)
+    assert operation.status is OperationStatus.FAILED
+    assert operation.error_message == f"source path '{folder}' does not exist"
+    collection = helpers.collection(collection_id)
+    assert collection.status is CollectionStatus.READY
+    assert (
+        collection.status_message
+        == f"The last append operation failed: source path '{folder}' does not exist"
+    )
+
+
+def test_an_operation_failed_mid_batch_leaves_no_points_without_rows(settings, vectors, folder: Path) -> None:
+    from semantik.worker import endings
+
+    paths = helpers.write_corpus(folder, 8, words=200)
+    collection_id, uuid, _ = _append(folder)
+    vectors.create_collection(_store(collection_id))
+    run_operation(uuid, settings, vectors)
+    paths[5].write_text("Rewritten: " + "fresh words " * 150)  # in the second batch, changed
+    sync = helpers.make_operation(collection_id, OperationType.SYNC)
+
+    def die_inside_the_second_batch(calls_before: int) -> None:
+        if calls_before == 1:  # one window of 4 chunks of the sync is written
+            raise RuntimeError("killed")
+
+    vectors.before_upsert = die_inside_the_second_batch
+    paths[4].write_text("Also rewritten: " + "other words " * 150)
+    small_windows = settings.model_copy(update={"ingest_embed_batch": 4})
+    vectors.calls.clear()
+    with pytest.raises(RuntimeError):
+        run_operation(sync, small_windows, vectors)
+    with pytest.raises(AssertionError):  # half-written when it died: the store is ahead of the rows
+        assert_store_matches_rows(vectors, collection_id)
+
+    endings.clean_up(endings.fail(sync, "RuntimeError: killed"), vectors)
+
+    assert_store_matches_rows(vectors, collection_id)
+    rows = helpers.documents(collection_id)
+    for path in paths[4:6]:
+        assert (rows[path.name].status, rows[path.name].error_category) == (
+            DocumentStatus.PENDING,
+            "interrupted",
+        )
+    assert rows[paths[0].name].status is DocumentStatus.COMPLETED
+    vectors.before_upsert = None
+    again = helpers.make_operation(collection_id, OperationType.SYNC)
+    assert run_operation(again, settings, vectors) == "completed"
+    assert {row.status for row in helpers.documents(collection_id).values()} == {DocumentStatus.COMPLETED}
+    assert_store_matches_rows(vectors, collection_id)

@@ -60,9 +60,9 @@ def test_a_failed_reindex_leaves_the_live_collection_untouched(settings, vectors
     assert staging in vectors.collections  # kept for the retry, which resumes into it
 
     # Retries exhausted: the task's on_failure does this.
-    from semantik.worker import lifecycle
+    from semantik.worker import endings
 
-    lifecycle.drop_vector_collections(lifecycle.fail(uuid, describe(raised.value)), vectors)
+    endings.clean_up(endings.fail(uuid, describe(raised.value)), vectors)
 
     after = helpers.collection(indexed)
     assert helpers.operation(uuid).status is OperationStatus.FAILED

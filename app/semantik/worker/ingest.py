@@ -14,7 +14,7 @@ from semantik.shared.db import session_scope
 from semantik.shared.models import Collection, CollectionSource, DocumentStatus
 from semantik.shared.services.paths import resolve_source_path
 from semantik.worker import records
-from semantik.worker.lifecycle import Claim, commit_progress
+from semantik.worker.lifecycle import Claim, commit_progress, mark_in_flight
 from semantik.worker.pipeline import Outcome, Target, VectorWriter, ingest_batch
 from semantik.worker.scanning import FoundFile, scan_directory
 
@@ -98,7 +98,14 @@ def ingest_sources(
     for source, files in plans:
         budget = int(settings.ingest_batch_mb * 1024 * 1024)
         for batch in file_batches(files, settings.ingest_batch_documents, budget):
-            outcomes = ingest_batch(batch, known, target, vectors, force=staged is not None)
+            outcomes = ingest_batch(
+                batch,
+                known,
+                target,
+                vectors,
+                force=staged is not None,
+                before_writing=lambda doc_ids: mark_in_flight(claim, target.vector_store_name, doc_ids),
+            )
             _commit_batch(claim, source, outcomes, staged)
         if remove_missing:
             remove_vanished(claim, vectors, target, source, {file.path for file in files})
@@ -131,5 +138,6 @@ def remove_vanished(
 
 def remove_documents(claim: Claim, vectors: VectorWriter, vector_store_name: str, doc_ids: list[str]) -> None:
     for batch in _batches(doc_ids, REMOVE_BATCH):
+        mark_in_flight(claim, vector_store_name, batch)
         vectors.delete_points(vector_store_name, batch)
         commit_progress(claim, lambda session, batch=batch: records.delete_documents(session, batch))

@@ -15,9 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from semantik.shared import queue
 from semantik.shared.db import session_scope
-from semantik.shared.errors import EntityNotFoundError
 from semantik.shared.models import (
     ACTIVE_OPERATION_STATUSES,
     Collection,
@@ -105,13 +103,22 @@ def commit_progress(
         operation.documents_total += total
         operation.documents_processed += done
         operation.documents_failed += failed
-        operation.meta = with_heartbeat(operation.meta)
+        operation.meta = with_heartbeat(operation.meta, in_flight=None)  # the batch is recorded
         collection = session.get(Collection, claim.collection_id)
         if collection is not None:
             records.refresh_collection_counters(session, collection)
         status = operation.status
     if status is not OperationStatus.PROCESSING:
         raise OperationStopped(status)
+
+
+def mark_in_flight(claim: Claim, vector_store_name: str, doc_ids: list[str]) -> None:
+    """Note the documents whose points are about to change, for undoing if the operation dies."""
+    with session_scope() as session:
+        operation = _locked(session, claim.id)
+        operation.meta = with_heartbeat(
+            operation.meta, in_flight={"store": vector_store_name, "doc_ids": doc_ids}
+        )
 
 
 def complete(claim: Claim, apply: Apply | None = None) -> None:
@@ -129,7 +136,7 @@ def complete(claim: Claim, apply: Apply | None = None) -> None:
             operation.completed_at = now()
             collection.status, collection.status_message = CollectionStatus.READY, None
             records.refresh_collection_counters(session, collection)
-            _note_sync_run(collection, operation, "success", None)
+            note_sync_run(collection, operation, "success", None)
     if status is not None:
         raise OperationStopped(status)
 
@@ -144,71 +151,8 @@ def note_retry(operation_uuid: str, error: BaseException) -> None:
             operation.meta = with_heartbeat(operation.meta, retry_pending=True, last_error=str(error)[:500])
 
 
-def _note_sync_run(collection: Collection, operation: Operation, status: str, error: str | None) -> None:
+def note_sync_run(collection: Collection, operation: Operation, status: str, error: str | None) -> None:
     if operation.type is OperationType.SYNC:
         collection.sync_last_run_completed_at = now()
         collection.sync_last_run_status = status
         collection.sync_last_error = error
-
-
-def _release(session: Session, operation: Operation, reason: str | None) -> list[str]:
-    """Put the collection back in a usable state after an operation ended early.
-
-    Returns the names of vector collections the operation had built and that nothing uses now.
-    """
-    collection = session.get(Collection, operation.collection_id, with_for_update=True)
-    if collection is None:
-        return []
-    ending = "failed: " + reason if reason else "was " + operation.status.value
-    if operation.type is OperationType.INDEX:
-        collection.status = CollectionStatus.ERROR
-    else:
-        collection.status = CollectionStatus.READY
-    collection.status_message = f"The last {operation.type.value} operation {ending}"
-    records.refresh_collection_counters(session, collection)
-    _note_sync_run(collection, operation, "failed" if reason else operation.status.value, reason)
-    staging = collection.qdrant_staging or {}
-    if staging.get("operation_id") != operation.uuid:
-        return []
-    collection.qdrant_staging = None
-    return [staging["name"]]
-
-
-def stopped(claim: Claim) -> list[str]:
-    """After OperationStopped: the operation keeps the status it was given."""
-    with session_scope() as session:
-        return _release(session, _locked(session, claim.id), None)
-
-
-def fail(operation_uuid: str, reason: str) -> list[str]:
-    """Mark an active operation failed with ``reason``; returns vector collections to drop."""
-    with session_scope() as session:
-        operation = session.scalars(
-            select(Operation).where(Operation.uuid == operation_uuid).with_for_update()
-        ).first()
-        if operation is None or operation.status not in ACTIVE_OPERATION_STATUSES:
-            return []
-        operation.status = OperationStatus.FAILED
-        operation.error_message = reason[:4000]
-        operation.completed_at = now()
-        log.warning("operation %s (%s) failed: %s", operation.uuid, operation.type.value, reason)
-        return _release(session, operation, reason)
-
-
-def drop_vector_collections(names: list[str], vectors: Any) -> list[str]:
-    """Drop now; what vecpipe refuses is queued (retried until it answers) and returned."""
-    remaining = []
-    for name in names:
-        try:
-            vectors.delete_collection(name)
-        except EntityNotFoundError:
-            pass  # already gone: what we wanted
-        except Exception as error:  # any failure: leave it to the retried task
-            log.warning("vector collection %s not dropped now (%s); queued", name, error)
-            remaining.append(name)
-    if remaining:
-        try:
-            queue.enqueue(queue.DELETE_VECTORS_TASK, remaining)
-        except Exception as error:  # the names stay listed on the collection for its deletion
-            log.error("could not queue the deletion of %s: %s", remaining, error)
-    return remaining

@@ -23,7 +23,7 @@ from semantik.shared.models import (
     User,
 )
 from semantik.shared.services import operations
-from semantik.worker import lifecycle
+from semantik.worker import endings
 from semantik.worker.lifecycle import heartbeat_of, now
 from semantik.worker.locks import is_locked
 
@@ -51,7 +51,7 @@ def reap_stuck(settings: Settings, vectors, at: datetime | None = None) -> list[
             f"no progress for {minutes} minutes (limit {settings.operation_stuck_minutes:g}); "
             "the worker was lost or hung"
         )
-        lifecycle.drop_vector_collections(lifecycle.fail(operation.uuid, reason), vectors)
+        endings.clean_up(endings.fail(operation.uuid, reason), vectors)
         reaped.append(operation.uuid)
     return reaped
 
@@ -82,7 +82,7 @@ def recover_orphans(
         attempts = int((operation.meta or {}).get("attempts", 0))
         if attempts >= settings.operation_max_attempts:
             reason = f"gave up after {attempts} attempts; the worker running it was lost each time"
-            lifecycle.drop_vector_collections(lifecycle.fail(operation.uuid, reason), vectors)
+            endings.clean_up(endings.fail(operation.uuid, reason), vectors)
             continue
         log.warning("operation %s was orphaned (attempt %d); queuing it again", operation.uuid, attempts)
         enqueue(queue.OPERATION_TASKS[operation.type], operation.uuid)

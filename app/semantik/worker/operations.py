@@ -24,7 +24,7 @@ from semantik.shared.models import (
     OperationStatus,
     OperationType,
 )
-from semantik.worker import lifecycle, records
+from semantik.worker import endings, lifecycle, records
 from semantik.worker.ingest import SourceRef, ingest_sources, remove_documents, target_for
 from semantik.worker.lifecycle import Claim, OperationStopped
 from semantik.worker.locks import collection_lock
@@ -112,7 +112,7 @@ def delete(claim: Claim, settings: Settings, vectors) -> None:
         names = sorted(
             {collection.vector_store_name, *(collection.qdrant_collections or {}).get("names", [])}
         )
-    lifecycle.drop_vector_collections(names, vectors)
+    endings.drop_vector_collections(names, vectors)
     with session_scope() as session:
         session.delete(_collection(session, claim))
 
@@ -154,7 +154,7 @@ def run_operation(operation_uuid: str, settings: Settings, vectors) -> str:
         try:
             HANDLERS[claim.type](claim, settings, vectors)
         except OperationStopped as stop:
-            lifecycle.drop_vector_collections(lifecycle.stopped(claim), vectors)
+            endings.clean_up(endings.stopped(claim), vectors)
             log.info("operation %s stopped: %s", claim.uuid, stop)
             return stop.status.value
     return OperationStatus.COMPLETED.value

@@ -7,7 +7,7 @@ the re-run overwrites, never by duplicates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -127,9 +127,17 @@ def write_vectors(target: Target, outcomes: list[Outcome], vectors: VectorWriter
 
 
 def ingest_batch(
-    files: list[FoundFile], known: dict[str, Known], target: Target, vectors: VectorWriter, force: bool
+    files: list[FoundFile],
+    known: dict[str, Known],
+    target: Target,
+    vectors: VectorWriter,
+    force: bool,
+    before_writing: Callable[[list[str]], None] | None = None,
 ) -> list[Outcome]:
+    """``before_writing`` hears the ids of the documents whose points are about to change."""
     outcomes = [prepare(file, known.get(file.path), target, force) for file in files]
+    if before_writing is not None:
+        before_writing([outcome.doc_id for outcome in outcomes if not outcome.unchanged])
     write_vectors(target, outcomes, vectors)
     for outcome in outcomes:
         outcome.chunks = []  # the texts are in the store now; keep the outcome small

@@ -17,7 +17,7 @@ from semantik.shared.config import Settings
 from semantik.shared.db import session_scope
 from semantik.shared.errors import EntityNotFoundError, ValidationError
 from semantik.shared.models import Collection, CollectionSource, Document
-from semantik.worker import lifecycle, records
+from semantik.worker import endings, lifecycle, records
 from semantik.worker.ingest import SourceRef, Staged, ingest_sources, target_for
 from semantik.worker.lifecycle import Claim
 
@@ -86,7 +86,7 @@ def reindex(claim: Claim, settings: Settings, vectors) -> None:
         _record_all(session, collection, staged)
 
     lifecycle.complete(claim, switch)
-    left = lifecycle.drop_vector_collections(retired, vectors)
+    left = endings.drop_vector_collections(retired, vectors)
     with session_scope() as session:
         collection = session.get(Collection, claim.collection_id)
         if collection is not None:

@@ -137,3 +137,66 @@ def test_redis_restart_mid_operation_and_the_worker_carries_on(
     )
     assert after["documents_processed"] == FILES
     assert_exact_counts(client, headers, collection, folder)
+
+
+def test_an_unreachable_vecpipe_is_retried_with_backoff_then_the_operation_fails(
+    client, worker_base_env, tmp_path: Path, processes
+) -> None:
+    from support.servers import free_port
+
+    env = {
+        **worker_base_env,
+        "VECPIPE_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "WORKER_MAX_RETRIES": "2",
+        "WORKER_RETRY_BACKOFF_MAX": "2",
+    }
+    log = tmp_path / "worker.log"
+    processes.append(start_process("worker", env, log, " ready."))
+    headers = auth_headers(client)
+    created = client.post("/api/v2/collections", json={"name": "no-vecpipe"}, headers=headers).json()
+
+    uuid = created["initial_operation_id"]
+    done = wait_for(
+        lambda: (
+            (op := operation(client, headers, uuid))["status"] != "pending"
+            and op["status"] != "processing"
+            and op
+        ),
+        90,
+        "the retries to run out",
+    )
+
+    assert done["status"] == "failed"
+    assert done["error_message"].startswith("vecpipe unavailable: ConnectError")
+    assert log.read_text().count("Retry in") == 2
+    found = client.get(f"/api/v2/collections/{created['id']}", headers=headers).json()
+    assert (
+        found["status"] == "error"
+        and "index operation failed: vecpipe unavailable" in found["status_message"]
+    )
+
+
+def test_the_soft_time_limit_fails_a_long_operation_and_leaves_it_consistent(
+    client, worker_env, documents_root: Path, tmp_path: Path, processes
+) -> None:
+    folder = documents_root / "time-limit"
+    helpers.write_corpus(folder, FILES, words=150)
+    env = {**worker_env, "WORKER_SOFT_TIME_LIMIT": "3", "WORKER_TIME_LIMIT": "30"}
+    processes.append(start_process("worker", env, tmp_path / "worker.log", " ready."))
+    headers = auth_headers(client)
+    collection = ready_collection(client, headers, "time-limit")
+    uuid = add_source(client, headers, collection["id"], folder)
+
+    done = wait_for(
+        lambda: (op := operation(client, headers, uuid))["status"] not in ("pending", "processing") and op,
+        120,
+        "the time limit",
+    )
+
+    assert done["status"] == "failed"
+    assert done["error_message"] == "exceeded the time limit of 3 s (WORKER_SOFT_TIME_LIMIT)"
+    assert 0 < done["documents_processed"] < FILES
+    found = client.get(f"/api/v2/collections/{collection['id']}", headers=headers).json()
+    assert found["status"] == "ready"
+    assert found["document_count"] == done["documents_processed"] == len(helpers.documents(collection["id"]))
+    assert found["vector_count"] == helpers.completed_chunks(collection["id"])

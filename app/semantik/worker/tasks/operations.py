@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from semantik.shared.errors import SemantikError, ServiceUnavailableError
 from semantik.shared.models import OperationType
 from semantik.shared.queue import OPERATION_TASKS
 from semantik.shared.vecpipe_client import VecpipeClient
-from semantik.worker import lifecycle
+from semantik.worker import endings, lifecycle
 from semantik.worker.celery_app import app, settings
 from semantik.worker.operations import run_operation
 
@@ -21,6 +21,8 @@ TRANSIENT = (ServiceUnavailableError, OperationalError, InterfaceError)
 def describe(error: BaseException) -> str:
     if isinstance(error, SoftTimeLimitExceeded):
         return f"exceeded the time limit of {settings.worker_soft_time_limit} s (WORKER_SOFT_TIME_LIMIT)"
+    if isinstance(error, TimeLimitExceeded):  # the child was killed; Celery calls on_failure for it
+        return f"killed at the hard time limit of {settings.worker_time_limit} s (WORKER_TIME_LIMIT)"
     if isinstance(error, SemantikError):
         return str(error)
     return f"{error.__class__.__name__}: {error}"
@@ -40,7 +42,7 @@ class OperationTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         vectors = VecpipeClient(settings)
         try:
-            lifecycle.drop_vector_collections(lifecycle.fail(args[0], describe(exc)), vectors)
+            endings.clean_up(endings.fail(args[0], describe(exc)), vectors)
         finally:
             vectors.close()
 
