@@ -95,6 +95,12 @@ def ingest_sources(
     commit_progress(claim, total=sum(len(files) for _, files in plans))
     with session_scope() as session:
         known = records.known_documents(session, claim.collection_id)
+
+    # A blue/green build writes only to its own collection, dropped whole if it fails: rows stay.
+    def note(doc_ids: list[str]) -> None:
+        if staged is None:
+            mark_in_flight(claim, target.vector_store_name, doc_ids)
+
     for source, files in plans:
         budget = int(settings.ingest_batch_mb * 1024 * 1024)
         for batch in file_batches(files, settings.ingest_batch_documents, budget):
@@ -104,7 +110,7 @@ def ingest_sources(
                 target,
                 vectors,
                 force=staged is not None,
-                before_writing=lambda doc_ids: mark_in_flight(claim, target.vector_store_name, doc_ids),
+                before_writing=note,
             )
             _commit_batch(claim, source, outcomes, staged)
         if remove_missing:
