@@ -7,7 +7,8 @@ The lock (DIR/requirements.txt) is resolved by `uv pip compile` for the *target*
 (--python-version, default Debian 12's 3.11.2, and --glibc), not the controller's: markers such as
 ``python_full_version < '3.11.3'`` differ between 3.11.2 and a newer controller. The wheels are
 then fetched by `pip download --no-deps` for that platform, checked against the lock's hashes.
-DIR/install.txt is what the host installs: the lock plus the project wheel, each with its sha256.
+DIR/install.txt is what the host installs: the lock plus the project wheel, each with its sha256;
+DIR/local.txt names the wheels no index has (the project's, and those from --find-links).
 
 Cached twice: the project wheel by a hash of its sources (built reproducibly, SOURCE_DATE_EPOCH),
 the third-party wheels by a hash of everything that decides the lock. A run with nothing to do
@@ -171,7 +172,7 @@ def resolve(args: argparse.Namespace, out: Path, requirements: list[str], overri
                 stale.unlink()
         shutil.copy2(work / "requirements.txt", out / "requirements.txt")
         (out / "wheels.txt").write_text("\n".join(wheels) + "\n")
-        (out / "local.txt").write_text("".join(f"{w}\n" for w in local))
+        (out / ".local-wheels.txt").write_text("".join(f"{w}\n" for w in local))
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -209,12 +210,14 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     name, version = wheel.name.split("-")[:2]
     install = (out / "requirements.txt").read_text() + f"{name}=={version} \\\n    --hash=sha256:{sha256(wheel)}\n"
     changed = write_if_changed(out / "install.txt", install)
+    local = (out / ".local-wheels.txt").read_text().split() + [wheel.name]
+    write_if_changed(out / "local.txt", "".join(f"{w}\n" for w in local))
     return {
         **result,
         "changed": changed or copied or not fresh,
         "install": str(out / "install.txt"),
         "sha256": hashlib.sha256(install.encode()).hexdigest(),
-        "local": (out / "local.txt").read_text().split() + [wheel.name],
+        "local": local,
     }
 
 

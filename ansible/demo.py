@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Use a deployed Semantik over its public HTTP API, as a newcomer would: `make demo`'s last step
+and the Molecule scenario's end-to-end check.
+
+    demo.py --url https://HOST --model MODEL --docs /srv/.../sample_docs [--query Q --expect FILE]...
+
+Registers (or logs in) a user, creates a collection over a directory of documents on the server
+(under DOCUMENT_ALLOWED_ROOTS) unless it exists, waits for the ingest operation, then searches.
+Each --query is checked against its --expect file name: it must be the first result. Prints the
+results; exits 1 when an expectation fails. Stdlib only. The lab's certificate is self-signed,
+so TLS verification is off unless --cafile is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class ApiError(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, url: str, cafile: str | None):
+        self.url = url.rstrip("/")
+        self.token: str | None = None
+        self.context = ssl.create_default_context(cafile=cafile)
+        if cafile is None:
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
+
+    def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, context=self.context, timeout=60) as response:
+                status, text = response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read().decode()
+        if status not in ok:
+            raise ApiError(f"{method} {path}: {status} {text[:500]}")
+        return json.loads(text) if text else None
+
+    def wait_operation(self, operation_id: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            operation = self.call("GET", f"/api/v2/operations/{operation_id}")
+            if operation["status"] in ("completed", "failed", "cancelled"):
+                return operation
+            if time.monotonic() > deadline:
+                raise ApiError(f"operation {operation_id} still {operation['status']} after {timeout:.0f} s")
+            time.sleep(1)
+
+
+def login(client: Client, username: str, password: str) -> None:
+    client.call("POST", "/api/auth/register", {"username": username, "email": f"{username}@example.org",
+                                               "password": password}, ok=(200, 201, 409))  # fmt: skip
+    client.token = client.call("POST", "/api/auth/login", {"username": username, "password": password})["access_token"]
+
+
+def collection(client: Client, args: argparse.Namespace) -> dict[str, Any]:
+    """The demo collection, created and ingested when it is not there yet."""
+    listed = client.call("GET", "/api/v2/collections?per_page=100")["collections"]
+    found = next((c for c in listed if c["name"] == args.collection), None)
+    if found and found["status"] == "ready" and found["document_count"] > 0:
+        return found
+    if found is None:
+        found = client.call("POST", "/api/v2/collections", {
+            "name": args.collection, "embedding_model": args.model, "quantization": args.quantization,
+            "chunk_size": 400, "chunk_overlap": 50})  # fmt: skip
+        if found.get("initial_operation_id"):
+            client.wait_operation(found["initial_operation_id"], args.timeout)
+    operation = client.call("POST", f"/api/v2/collections/{found['id']}/sources",
+                            {"source_type": "directory", "source_config": {"path": args.docs, "recursive": True}})  # fmt: skip
+    done = client.wait_operation(operation["id"], args.timeout)
+    if done["status"] != "completed":
+        raise ApiError(f"ingest operation {done['id']} ended {done['status']}: {done.get('error_message')}")
+    return client.call("GET", f"/api/v2/collections/{found['id']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True, help="https://host (through nginx)")
+    parser.add_argument("--model", required=True, help="the collection's embedding model")
+    parser.add_argument("--docs", required=True, help="a directory on the server, under a document root")
+    parser.add_argument("--quantization", default="float32")
+    parser.add_argument("--collection", default="demo")
+    parser.add_argument("--username", default="demo")
+    parser.add_argument("--password", default="demo-password-1")
+    parser.add_argument("--query", action="append", default=[])
+    parser.add_argument("--expect", action="append", default=[], help="file name expected first, per --query")
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--cafile")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    args = parser.parse_args(argv)
+    client = Client(args.url, args.cafile)
+    report: dict[str, Any] = {"url": args.url, "searches": []}
+    failed = False
+    try:
+        login(client, args.username, args.password)
+        found = collection(client, args)
+        report["collection"] = {k: found[k] for k in ("id", "name", "status", "document_count", "vector_count")}
+        for i, query in enumerate(args.query):
+            answer = client.call("POST", "/api/v2/search/single", {"collection_id": found["id"], "query": query, "k": 3})
+            results = [{"file_name": r["file_name"], "score": round(r["score"], 3)} for r in answer["results"]]
+            expected = args.expect[i] if i < len(args.expect) else None
+            passed = expected is None or (bool(results) and results[0]["file_name"] == expected)
+            failed = failed or not passed
+            report["searches"].append({"query": query, "expect": expected, "passed": passed, "results": results})
+    except (ApiError, OSError) as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report))
+    else:
+        c = report["collection"]
+        print(f"collection {c['name']}: {c['status']}, {c['document_count']} documents, {c['vector_count']} vectors")
+        for search in report["searches"]:
+            mark = "ok" if search["passed"] else f"FAILED (expected {search['expect']} first)"
+            top = ", ".join(f"{r['file_name']} ({r['score']})" for r in search["results"])
+            print(f"search {search['query']!r}: {top}  [{mark}]")
+        print(f"Semantik is at {args.url}/ (self-signed certificate in the lab)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
