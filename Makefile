@@ -42,3 +42,42 @@ lab-up: dev
 
 lab-down: dev
 	$(LAB_PLAYBOOK) ansible/lab/down.yml
+
+## wizard: strong secrets into inventories/$(ENV)/group_vars/all/vault.yml (ENV=dev|prod), ansible-vault
+##         encrypted with a generated password file inventories/$(ENV)/.vault_pass (never committed)
+## wheelhouse: every wheel the hosts of inventories/$(ENV) need (the project's own included), resolved for
+##         the hosts' Python into wheelhouse/ (torch per semantik_torch_variant); cached, a rerun is quick
+## deploy: converge inventories/$(ENV) with site.yml
+## demo: on a fresh Debian 12 machine (root): a lab host, the wheelhouse, the dev stack, the sample
+##         documents ingested and searched through nginx; prints the results and the URL
+.PHONY: wizard wheelhouse deploy demo
+ENV ?= dev
+# ansible.cfg may name the vault password client too; this makes the targets independent of it.
+ANSIBLE_RUN := ANSIBLE_VAULT_IDENTITY_LIST=$(ENV)@ansible/vault-pass-client.py PATH=$(CURDIR)/$(BIN):$$PATH
+TOOLS := $(BIN)/uv /usr/bin/rsync
+
+$(BIN)/uv: | dev
+	$(PIP_INSTALL) uv==0.13.9
+
+/usr/bin/rsync:
+	apt-get install -y -qq rsync || { apt-get update -qq && apt-get install -y -qq rsync; }
+
+wizard: dev
+	$(BIN)/python ansible/wizard.py $(ENV)
+
+inventories/$(ENV)/.vault_pass:
+	@echo "No vault password for $(ENV): run 'make wizard ENV=$(ENV)' first." >&2; exit 1
+
+wheelhouse: dev $(TOOLS) inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/wheelhouse.yml
+
+deploy: dev $(TOOLS) inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) site.yml
+
+demo: ENV = dev
+demo: dev $(TOOLS)
+	test -f inventories/dev/.vault_pass || $(BIN)/python ansible/wizard.py dev
+	$(LAB_PLAYBOOK) ansible/dev-lab.yml
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/dev playbooks/wheelhouse.yml
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/dev site.yml
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/dev ansible/demo.yml

@@ -63,9 +63,15 @@ class Client:
 
 
 def login(client: Client, username: str, password: str) -> None:
-    client.call("POST", "/api/auth/register", {"username": username, "email": f"{username}@example.org",
-                                               "password": password}, ok=(200, 201, 409))  # fmt: skip
-    client.token = client.call("POST", "/api/auth/login", {"username": username, "password": password})["access_token"]
+    client.call(
+        "POST",
+        "/api/auth/register",
+        {"username": username, "email": f"{username}@example.org", "password": password},
+        ok=(200, 201, 409),
+    )
+    client.token = client.call("POST", "/api/auth/login", {"username": username, "password": password})[
+        "access_token"
+    ]
 
 
 def collection(client: Client, args: argparse.Namespace) -> dict[str, Any]:
@@ -75,13 +81,24 @@ def collection(client: Client, args: argparse.Namespace) -> dict[str, Any]:
     if found and found["status"] == "ready" and found["document_count"] > 0:
         return found
     if found is None:
-        found = client.call("POST", "/api/v2/collections", {
-            "name": args.collection, "embedding_model": args.model, "quantization": args.quantization,
-            "chunk_size": 400, "chunk_overlap": 50})  # fmt: skip
+        found = client.call(
+            "POST",
+            "/api/v2/collections",
+            {
+                "name": args.collection,
+                "embedding_model": args.model,
+                "quantization": args.quantization,
+                "chunk_size": 400,
+                "chunk_overlap": 50,
+            },
+        )
         if found.get("initial_operation_id"):
             client.wait_operation(found["initial_operation_id"], args.timeout)
-    operation = client.call("POST", f"/api/v2/collections/{found['id']}/sources",
-                            {"source_type": "directory", "source_config": {"path": args.docs, "recursive": True}})  # fmt: skip
+    operation = client.call(
+        "POST",
+        f"/api/v2/collections/{found['id']}/sources",
+        {"source_type": "directory", "source_config": {"path": args.docs, "recursive": True}},
+    )
     done = client.wait_operation(operation["id"], args.timeout)
     if done["status"] != "completed":
         raise ApiError(f"ingest operation {done['id']} ended {done['status']}: {done.get('error_message')}")
@@ -89,7 +106,9 @@ def collection(client: Client, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", required=True, help="https://host (through nginx)")
     parser.add_argument("--model", required=True, help="the collection's embedding model")
     parser.add_argument("--docs", required=True, help="a directory on the server, under a document root")
@@ -109,14 +128,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         login(client, args.username, args.password)
         found = collection(client, args)
-        report["collection"] = {k: found[k] for k in ("id", "name", "status", "document_count", "vector_count")}
+        report["collection"] = {
+            k: found[k] for k in ("id", "name", "status", "document_count", "vector_count")
+        }
         for i, query in enumerate(args.query):
-            answer = client.call("POST", "/api/v2/search/single", {"collection_id": found["id"], "query": query, "k": 3})
-            results = [{"file_name": r["file_name"], "score": round(r["score"], 3)} for r in answer["results"]]
+            answer = client.call(
+                "POST", "/api/v2/search/single", {"collection_id": found["id"], "query": query, "k": 3}
+            )
+            results = [
+                {"file_name": r["file_name"], "score": round(r["score"], 3)} for r in answer["results"]
+            ]
             expected = args.expect[i] if i < len(args.expect) else None
             passed = expected is None or (bool(results) and results[0]["file_name"] == expected)
             failed = failed or not passed
-            report["searches"].append({"query": query, "expect": expected, "passed": passed, "results": results})
+            report["searches"].append(
+                {"query": query, "expect": expected, "passed": passed, "results": results}
+            )
     except (ApiError, OSError) as error:
         print(f"demo: {error}", file=sys.stderr)
         return 1
@@ -124,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report))
     else:
         c = report["collection"]
-        print(f"collection {c['name']}: {c['status']}, {c['document_count']} documents, {c['vector_count']} vectors")
+        counts = f"{c['document_count']} documents, {c['vector_count']} vectors"
+        print(f"collection {c['name']}: {c['status']}, {counts}")
         for search in report["searches"]:
             mark = "ok" if search["passed"] else f"FAILED (expected {search['expect']} first)"
             top = ", ".join(f"{r['file_name']} ({r['score']})" for r in search["results"])

@@ -40,12 +40,25 @@ SECRETS = {
     "vault_flower_password": 32,
     "vault_qdrant_api_key": 48,
 }
-PLACEHOLDERS = ("changeme", "change-me", "change_me", "changethis", "secret", "password", "example",
-                "placeholder", "default", "xxxx", "todo", "replace")  # fmt: skip
+PLACEHOLDERS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "changethis",
+    "secret",
+    "password",
+    "example",
+    "placeholder",
+    "default",
+    "xxxx",
+    "todo",
+    "replace",
+)
 HEADER = (
     "# Written by `make wizard ENV={env}` (ansible/wizard.py). Encrypted with ansible-vault, vault id\n"
     "# {env}; the password is in inventories/{env}/.vault_pass, which git ignores. Referenced from\n"
-    "# group_vars/all/main.yml. Edit with: ansible-vault edit --vault-id {env}@ansible/vault-pass-client.py FILE\n"
+    "# group_vars/all/main.yml. Edit with:\n"
+    "#   ansible-vault edit --vault-id {env}@ansible/vault-pass-client.py FILE\n"
 )
 
 
@@ -64,6 +77,10 @@ def generate(length: int) -> str:
             return value
 
 
+def shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def write_private(path: Path, data: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -73,12 +90,15 @@ def write_private(path: Path, data: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("env", help="inventory name under inventories/ (dev, prod)")
     parser.add_argument("--rotate", action="append", default=[], choices=sorted(SECRETS), metavar="NAME")
     parser.add_argument("--rotate-all", action="store_true")
+    parser.add_argument("--inventory-dir", type=Path, help="default: inventories/<env> of this repository")
     args = parser.parse_args(argv)
-    inventory = ROOT / "inventories" / args.env
+    inventory = (args.inventory_dir or ROOT / "inventories" / args.env).resolve()
     if not (inventory / "hosts.yml").exists():
         print(f"wizard: no inventory at {inventory}", file=sys.stderr)
         return 1
@@ -94,26 +114,31 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 current = yaml.safe_load(vault.decrypt(vault_file.read_bytes())) or {}
             except Exception as error:  # noqa: BLE001 - any failure means: this password does not open it
-                print(f"wizard: {vault_file} does not open with {password_file} ({error.__class__.__name__});"
-                      " writing new secrets", file=sys.stderr)  # fmt: skip
+                print(
+                    f"wizard: {vault_file} does not open with {password_file} ({error.__class__.__name__});"
+                    " writing new secrets",
+                    file=sys.stderr,
+                )
     else:
         password = generate(64)
         write_private(password_file, password + "\n")
-        print(f"wizard: new vault password in {password_file.relative_to(ROOT)} (keep it safe, never commit it)")
+        print(f"wizard: new vault password in {shown(password_file)} (keep it safe, never commit it)")
     rotate = set(SECRETS) if args.rotate_all else set(args.rotate)
     values = {name: value for name, value in current.items() if name not in rotate}
     added = [name for name in SECRETS if name not in values]
     for name in added:
         values[name] = generate(SECRETS[name])
     if not added and vault_file.exists() and current:
-        print(f"wizard: {vault_file.relative_to(ROOT)} already holds every secret; unchanged")
+        print(f"wizard: {shown(vault_file)} already holds every secret; unchanged")
         return 0
     vault = VaultLib([(args.env, VaultSecret(password.encode()))])
-    text = HEADER.format(env=args.env) + yaml.safe_dump(dict(sorted(values.items())), default_flow_style=False)
+    text = HEADER.format(env=args.env) + yaml.safe_dump(
+        dict(sorted(values.items())), default_flow_style=False
+    )
     vault_file.parent.mkdir(parents=True, exist_ok=True)
     vault_file.write_bytes(vault.encrypt(text, vault_id=args.env))
     vault_file.chmod(0o600)
-    print(f"wizard: {vault_file.relative_to(ROOT)}: {len(added)} new secret(s): {', '.join(added)}")
+    print(f"wizard: {shown(vault_file)}: {len(added)} new secret(s): {', '.join(added)}")
     return 0
 
 

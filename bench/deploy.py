@@ -58,13 +58,26 @@ def ssh(command: str) -> str:
         for line in (ROOT / "inventories/dev/host_vars" / HOST / "lab.yml").read_text().splitlines()
         if line.startswith("ansible_host:")
     )
-    _, out = run("ssh", "-i", "/var/lib/semantik-lab/id_ed25519", "-o", "StrictHostKeyChecking=no",
-                 "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"admin@{address}", command)  # fmt: skip
+    _, out = run(
+        "ssh",
+        "-i",
+        "/var/lib/semantik-lab/id_ed25519",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        f"admin@{address}",
+        command,
+    )
     return out
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--keep", action="store_true", help="keep the lab host afterwards")
     parser.add_argument("--molecule", action="store_true", help="also time `molecule test`")
     parser.add_argument("--demo", action="store_true", help="also time `make demo` (on a fresh host)")
@@ -88,7 +101,9 @@ def main() -> int:
         found = re.search(r"exposure level for \S+: ([\d.]+)", line)
         exposure[unit] = float(found[1]) if found else None
     figures["exposure"] = exposure
-    figures["exposure_within_targets"] = all(v is not None and v <= TARGET_EXPOSURE[u] for u, v in exposure.items())
+    figures["exposure_within_targets"] = all(
+        v is not None and v <= TARGET_EXPOSURE[u] for u, v in exposure.items()
+    )
     if args.molecule:
         figures["molecule_test_s"] = round(run(str(BIN / "molecule"), "test")[0], 1)
     if args.demo:

@@ -94,7 +94,16 @@ def project_wheel(root: Path, store: Path, check: bool) -> tuple[Path | None, bo
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
         env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
-        run(str(BIN / "uv"), "build", "--wheel", "--quiet", "--out-dir", str(Path(tmp) / "dist"), str(src), env=env)
+        run(
+            str(BIN / "uv"),
+            "build",
+            "--wheel",
+            "--quiet",
+            "--out-dir",
+            str(Path(tmp) / "dist"),
+            str(src),
+            env=env,
+        )
         built = sorted((Path(tmp) / "dist").glob("*.whl"))
         if len(built) != 1:
             raise BuildError(f"uv build made {len(built)} wheels, expected one")
@@ -146,19 +155,59 @@ def resolve(args: argparse.Namespace, out: Path, requirements: list[str], overri
         (work / "requirements.in").write_text("\n".join(requirements) + "\n")
         (work / "overrides.txt").write_text("".join(f"{o}\n" for o in overrides))
         links = [a for d in args.find_links for a in ("--find-links", d)]
-        run(str(BIN / "uv"), "pip", "compile", "--quiet", "--no-header", "--generate-hashes",
-            "--python-version", args.python_version, "--python-platform", f"x86_64-manylinux_{args.glibc.replace('.', '_')}",
-            "--index-url", args.index_url, *links, "--override", str(work / "overrides.txt"),
-            "--output-file", str(work / "requirements.txt"), str(work / "requirements.in"))  # fmt: skip
+        target = f"x86_64-manylinux_{args.glibc.replace('.', '_')}"
+        run(
+            str(BIN / "uv"),
+            "pip",
+            "compile",
+            "--quiet",
+            "--no-header",
+            "--generate-hashes",
+            "--python-version",
+            args.python_version,
+            "--python-platform",
+            target,
+            "--index-url",
+            args.index_url,
+            *links,
+            "--override",
+            str(work / "overrides.txt"),
+            "--output-file",
+            str(work / "requirements.txt"),
+            str(work / "requirements.in"),
+        )
         # Wheels already in the old wheelhouse are reused (a local find-links), not fetched again.
         fetch = work / "wheels"
         reuse = ["--find-links", str(out)] if out.is_dir() else []
         tags = [a for tag in platforms(args.glibc) for a in ("--platform", tag)]
         pyver = "".join(args.python_version.split(".")[:2])
-        run(str(BIN / "pip"), "download", "--quiet", "--disable-pip-version-check", "--no-deps",
-            "--only-binary=:all:", *tags, "--python-version", pyver, "--implementation", "cp",
-            "--abi", f"cp{pyver}", "--abi", "abi3", "--abi", "none", "--index-url", args.index_url,
-            *links, *reuse, "--dest", str(fetch), "--requirement", str(work / "requirements.txt"))  # fmt: skip
+        run(
+            str(BIN / "pip"),
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--only-binary=:all:",
+            *tags,
+            "--python-version",
+            pyver,
+            "--implementation",
+            "cp",
+            "--abi",
+            f"cp{pyver}",
+            "--abi",
+            "abi3",
+            "--abi",
+            "none",
+            "--index-url",
+            args.index_url,
+            *links,
+            *reuse,
+            "--dest",
+            str(fetch),
+            "--requirement",
+            str(work / "requirements.txt"),
+        )
         wheels = sorted(p.name for p in fetch.glob("*.whl"))
         local = sorted({w for d in args.find_links if Path(d).is_dir() for w in os.listdir(d)} & set(wheels))
         out.mkdir(parents=True, exist_ok=True)
@@ -187,8 +236,15 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     wheel, built = project_wheel(root, out.parent / ".project", args.check)
     requirements, overrides, key = lock_inputs(args, root)
     key_file = out / ".lock-key"
-    fresh = key_file.exists() and key_file.read_text() == key and all((out / w).exists() for w in locked_files(out))
-    result: dict[str, object] = {"project": "built" if built else "reused", "lock": "reused" if fresh else "resolved"}
+    fresh = (
+        key_file.exists()
+        and key_file.read_text() == key
+        and all((out / w).exists() for w in locked_files(out))
+    )
+    result: dict[str, object] = {
+        "project": "built" if built else "reused",
+        "lock": "reused" if fresh else "resolved",
+    }
     if args.check:
         current = out / "install.txt"
         stale = built or not fresh or wheel is None or not current.exists()
@@ -208,7 +264,9 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     if copied:
         shutil.copy2(wheel, out / wheel.name)
     name, version = wheel.name.split("-")[:2]
-    install = (out / "requirements.txt").read_text() + f"{name}=={version} \\\n    --hash=sha256:{sha256(wheel)}\n"
+    install = (
+        out / "requirements.txt"
+    ).read_text() + f"{name}=={version} \\\n    --hash=sha256:{sha256(wheel)}\n"
     changed = write_if_changed(out / "install.txt", install)
     local = (out / ".local-wheels.txt").read_text().split() + [wheel.name]
     write_if_changed(out / "local.txt", "".join(f"{w}\n" for w in local))
@@ -222,7 +280,9 @@ def build(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", required=True, help="the wheelhouse directory")
     parser.add_argument("--project", required=True, help="the project's source tree (pyproject.toml)")
     parser.add_argument("--variant", choices=("cpu", "cuda"), required=True, help="torch build")

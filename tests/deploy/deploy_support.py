@@ -1,0 +1,46 @@
+"""Helpers for the deployment tests: a throwaway copy of an inventory with fresh vault secrets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def inventory_copy(env: str, dest: Path) -> Path:
+    """inventories/<env> copied under dest (no password file, no lab host address), with a new vault."""
+    target = dest / "inventories" / env
+    shutil.copytree(
+        ROOT / "inventories" / env, target, ignore=shutil.ignore_patterns(".vault_pass", "lab.yml")
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "ansible/wizard.py"), env, "--inventory-dir", str(target)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return target
+
+
+def ansible_playbook(
+    inventory: Path, *args: str, env: str = "dev", timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    environ = {
+        **os.environ,
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_VAULT_IDENTITY_LIST": f"{env}@{inventory / '.vault_pass'}",
+    }
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

