@@ -6,6 +6,8 @@ batches the operation's status is checked, so a cancel stops it with every commi
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from semantik.worker.lifecycle import Claim, commit_progress, mark_in_flight
 from semantik.worker.pipeline import Outcome, Target, VectorWriter, ingest_batch
 from semantik.worker.scanning import FoundFile, scan_directory
 
+log = logging.getLogger(__name__)
 REMOVE_BATCH = 500
 
 
@@ -104,15 +107,18 @@ def ingest_sources(
     for source, files in plans:
         budget = int(settings.ingest_batch_mb * 1024 * 1024)
         for batch in file_batches(files, settings.ingest_batch_documents, budget):
-            outcomes = ingest_batch(
-                batch,
-                known,
-                target,
-                vectors,
-                force=staged is not None,
-                before_writing=note,
+            outcomes, times = ingest_batch(
+                batch, known, target, vectors, force=staged is not None, before_writing=note
             )
+            started = time.perf_counter()
             _commit_batch(claim, source, outcomes, staged)
+            log.info(
+                "operation %s batch: %d documents, %s, record %.2f s",
+                claim.uuid,
+                len(batch),
+                times.line(),
+                time.perf_counter() - started,
+            )
         if remove_missing:
             remove_vanished(claim, vectors, target, source, {file.path for file in files})
 

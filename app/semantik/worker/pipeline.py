@@ -7,6 +7,7 @@ the re-run overwrites, never by duplicates.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -105,25 +106,51 @@ def _windows(items: Sequence, size: int) -> Iterator[Sequence]:
         yield items[start : start + size]
 
 
-def write_vectors(target: Target, outcomes: list[Outcome], vectors: VectorWriter) -> int:
-    """Replace the points of every rewritten document; returns the number of points written."""
+@dataclass
+class BatchTimes:
+    """Where a batch's time went, in seconds: logged per batch, read by bench/ingest.py."""
+
+    prepare: float = 0.0
+    embed: float = 0.0
+    store: float = 0.0
+    chunks: int = 0
+
+    def line(self) -> str:
+        return (
+            f"{self.chunks} chunks; prepare {self.prepare:.2f} s, embed {self.embed:.2f} s, "
+            f"store {self.store:.2f} s"
+        )
+
+
+def _timed(times: BatchTimes, phase: str, call: Callable, *args: Any, **kwargs: Any) -> Any:
+    started = time.perf_counter()
+    try:
+        return call(*args, **kwargs)
+    finally:
+        setattr(times, phase, getattr(times, phase) + time.perf_counter() - started)
+
+
+def write_vectors(target: Target, outcomes: list[Outcome], vectors: VectorWriter, times: BatchTimes) -> None:
+    """Replace the points of every rewritten document."""
     rewritten = [outcome.doc_id for outcome in outcomes if not outcome.unchanged]
     if rewritten:
         # A changed file may now have fewer chunks (or none): its old points must not linger.
-        vectors.delete_points(target.vector_store_name, rewritten)
+        _timed(times, "store", vectors.delete_points, target.vector_store_name, rewritten)
     pending = [(outcome, chunk) for outcome in outcomes if not outcome.unchanged for chunk in outcome.chunks]
     # Similar lengths in each request: the model pads a batch to its longest text.
     pending.sort(key=lambda item: len(item[1].text), reverse=True)
+    times.chunks += len(pending)
     for window in _windows(pending, min(target.embed_batch, UPSERT_LIMIT)):
-        embeddings = vectors.embed([chunk.text for _, chunk in window], mode="document")
+        embeddings = _timed(
+            times, "embed", vectors.embed, [chunk.text for _, chunk in window], mode="document"
+        )
         points = []
         for (outcome, chunk), vector in zip(window, embeddings, strict=True):
             point_id = ids.chunk_id(target.collection_id, outcome.doc_id, chunk.index)
             points.append(
                 {"id": point_id, "vector": vector, "payload": _payload(target, outcome, chunk, point_id)}
             )
-        vectors.upsert(target.vector_store_name, points, wait=True)
-    return len(pending)
+        _timed(times, "store", vectors.upsert, target.vector_store_name, points, wait=True)
 
 
 def ingest_batch(
@@ -133,12 +160,15 @@ def ingest_batch(
     vectors: VectorWriter,
     force: bool,
     before_writing: Callable[[list[str]], None] | None = None,
-) -> list[Outcome]:
+) -> tuple[list[Outcome], BatchTimes]:
     """``before_writing`` hears the ids of the documents whose points are about to change."""
+    times = BatchTimes()
+    started = time.perf_counter()
     outcomes = [prepare(file, known.get(file.path), target, force) for file in files]
+    times.prepare = time.perf_counter() - started
     if before_writing is not None:
         before_writing([outcome.doc_id for outcome in outcomes if not outcome.unchanged])
-    write_vectors(target, outcomes, vectors)
+    write_vectors(target, outcomes, vectors, times)
     for outcome in outcomes:
         outcome.chunks = []  # the texts are in the store now; keep the outcome small
-    return outcomes
+    return outcomes, times
