@@ -20,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 
@@ -121,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--cafile")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--report", type=Path, help="also write the JSON object to this file")
     args = parser.parse_args(argv)
     client = Client(args.url, args.cafile)
     report: dict[str, Any] = {"url": args.url, "searches": []}
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ApiError, OSError) as error:
         print(f"demo: {error}", file=sys.stderr)
         return 1
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
     if args.json:
         print(json.dumps(report))
     else:
