@@ -46,3 +46,16 @@ def test_mock_vectors_are_deterministic_and_distinct() -> None:
 
 def test_load_embedder_follows_the_mock_setting(tmp_path: Path) -> None:
     assert isinstance(load_embedder(make_settings(tmp_path)), MockEmbedder)
+
+
+def test_large_batches_return_their_memory_and_queries_do_not(
+    embedders: Embedders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from semantik.vecpipe import models
+
+    calls: list[int] = []
+    monkeypatch.setattr(models, "return_free_heap", lambda: calls.append(1))
+    embedders["float32"].embed(["one query"], mode="query")
+    assert calls == []
+    embedders["float32"].embed([f"text {n}" for n in range(models.TRIM_AFTER_TEXTS)])
+    assert calls == [1]

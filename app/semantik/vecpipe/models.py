@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 import numpy as np
 
 from semantik.shared.config import Quantization, Settings
+from semantik.vecpipe.memory import return_free_heap
 
 if TYPE_CHECKING:  # torch is imported only when a real model is loaded, never in mock mode
     from semantik.vecpipe.quantization import LoadPlan
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["query", "document"]
 MOCK_DIMENSION = 384
 MOCK_MAX_TOKENS = 256
+TRIM_AFTER_TEXTS = 16  # batches this large return their activation memory; single queries do not
 
 
 class ModelLoadError(RuntimeError):
@@ -135,7 +137,10 @@ class SentenceTransformerEmbedder:
         with self._lock:
             truncated = self._count_truncated(texts)
             tensor = encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
-        vectors = tensor.float().cpu().numpy()
+            vectors = tensor.float().cpu().numpy()
+            del tensor
+            if self.info.device == "cpu" and len(texts) >= TRIM_AFTER_TEXTS:
+                return_free_heap()  # an idle vecpipe holds its model, not its largest batch
         return Embedding(_normalised(vectors), truncated)
 
     def _count_truncated(self, texts: list[str]) -> int:

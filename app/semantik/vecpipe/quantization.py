@@ -16,7 +16,6 @@ CPU (measured on this project's 2-core AVX512-BF16 host, all-MiniLM-L6-v2, batch
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import logging
 import warnings
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from semantik.shared.config import Quantization
+from semantik.vecpipe.memory import return_free_heap
 
 log = logging.getLogger(__name__)
 CPU_FLAGS = Path("/proc/cpuinfo")
@@ -140,12 +140,9 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
 
 def release_freed_memory() -> None:
-    """Hand freed heap pages back to the OS, so RSS shows what the model really holds."""
+    """Collect garbage and hand freed heap pages back to the OS (after replacing the weights)."""
     gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: memory is still free, just not returned yet
-        pass
+    return_free_heap()
 
 
 def quantized_layer_count(model: nn.Module) -> int:
