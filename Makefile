@@ -53,7 +53,7 @@ lab-down: dev
 .PHONY: wizard wheelhouse deploy demo
 ENV ?= dev
 # ansible.cfg may name the vault password client too; this makes the targets independent of it.
-ANSIBLE_RUN := ANSIBLE_VAULT_IDENTITY_LIST=$(ENV)@ansible/vault-pass-client.py PATH=$(CURDIR)/$(BIN):$$PATH
+ANSIBLE_RUN = ANSIBLE_VAULT_IDENTITY_LIST=$(ENV)@ansible/vault-pass-client.py PATH=$(CURDIR)/$(BIN):$$PATH
 TOOLS := $(BIN)/uv /usr/bin/rsync
 
 $(BIN)/uv: | dev
