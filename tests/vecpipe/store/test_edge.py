@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from semantik.shared.errors import ValidationError
-from semantik.vecpipe.store import archive, edge
+from semantik.vecpipe.store import archive, shards
 from semantik.vecpipe.store.base import (
     CollectionNotFoundError,
     StoredPoint,
@@ -160,7 +160,7 @@ def test_an_interrupted_restore_is_settled_at_start(tmp_path: Path) -> None:
 def test_engine_failures_keep_the_engines_words() -> None:
     with (
         pytest.raises(VectorStoreError, match="embedded store could not search: boom"),
-        edge._engine_errors("search"),
+        shards.engine_errors("search"),
     ):
         raise Exception("boom")
 

@@ -12,7 +12,6 @@ unindexed points, never in a background thread that would freeze requests at ran
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -39,80 +38,26 @@ from semantik.vecpipe.store.base import (
     StoredPoint,
     StoreUnavailableError,
     VectorStore,
-    VectorStoreError,
     check_collection_name,
     check_snapshot_name,
 )
-from semantik.vecpipe.store.locks import ReadWriteLock
+from semantik.vecpipe.store.shards import (
+    Collection,
+    engine_errors,
+    engine_filter,
+    finish_interrupted_changes,
+    open_shard,
+    plain_id,
+)
 
 log = logging.getLogger(__name__)
 OPTIMIZE_AFTER_UNINDEXED = 20_000
-
-
-@contextmanager
-def _engine_errors(action: str) -> Iterator[None]:
-    try:
-        yield
-    except (VectorStoreError, StoreUnavailableError):
-        raise
-    except Exception as error:  # the bindings raise bare Exception; keep the engine's own words
-        raise VectorStoreError(f"embedded store could not {action}: {error}") from error
-
-
-def _open_shard(path: Path) -> qe.EdgeShard:
-    try:
-        return qe.EdgeShard.load(str(path))
-    except Exception as error:
-        if "WouldBlock" in str(error):
-            raise StoreUnavailableError(
-                f"embedded store {path} is open in another process; an embedded store belongs to one "
-                "vecpipe process (set QDRANT_HOST to share a Qdrant server instead)"
-            ) from error
-        raise VectorStoreError(f"embedded store could not open {path}: {error}") from error
-
-
-def _vector_size(path: Path) -> int:
-    # edge_config.json is the engine's persisted configuration (documented as such).
-    return int(json.loads((path / "edge_config.json").read_text())["vectors"][""]["size"])
-
-
-def _filter(filters: Filters | None) -> qe.Filter | None:
-    if not filters:
-        return None
-    conditions = [
-        qe.FieldCondition(
-            key=key, match=qe.MatchAny(value) if isinstance(value, list) else qe.MatchValue(value)
-        )
-        for key, value in filters.items()
-    ]
-    return qe.Filter(must=conditions)
 
 
 def _check_dimensions(name: str, expected: int, sizes: Iterable[int]) -> None:
     for size in sizes:
         if size != expected:
             raise DimensionMismatchError(name, expected, size)
-
-
-class _Collection:
-    """One open shard; the wrapper outlives a restore, so waiting readers see the new shard."""
-
-    def __init__(self, name: str, path: Path, shard: qe.EdgeShard):
-        self.name, self.path, self.shard = name, path, shard
-        self.vector_size = _vector_size(path)
-        self.lock = ReadWriteLock()
-        self.writes = threading.Lock()
-        self.closed = False
-
-    def close(self) -> None:
-        if not self.closed:
-            self.shard.close()
-            self.closed = True
-
-    def reopen(self) -> None:
-        self.shard = _open_shard(self.path)
-        self.vector_size = _vector_size(self.path)
-        self.closed = False
 
 
 class EdgeStore(VectorStore):
@@ -124,13 +69,13 @@ class EdgeStore(VectorStore):
         self._snapshots_dir = root / "snapshots"
         self._optimize_after = optimize_after
         self._registry = threading.Lock()
-        self._collections: dict[str, _Collection] = {}
+        self._collections: dict[str, Collection] = {}
         self._shards_dir.mkdir(parents=True, exist_ok=True)
-        _finish_interrupted_changes(self._shards_dir)
+        finish_interrupted_changes(self._shards_dir)
         try:
             for path in sorted(self._shards_dir.iterdir()):
                 if path.is_dir() and not path.name.startswith("."):
-                    self._collections[path.name] = _Collection(path.name, path, _open_shard(path))
+                    self._collections[path.name] = Collection(path.name, path, open_shard(path))
         except BaseException:
             self.close()
             raise
@@ -144,7 +89,7 @@ class EdgeStore(VectorStore):
         with self._registry:
             return sorted(self._collections)
 
-    def _get(self, name: str) -> _Collection:
+    def _get(self, name: str) -> Collection:
         check_collection_name(name)
         with self._registry:
             found = self._collections.get(name)
@@ -153,7 +98,7 @@ class EdgeStore(VectorStore):
         return found
 
     @contextmanager
-    def _reading(self, name: str) -> Iterator[_Collection]:
+    def _reading(self, name: str) -> Iterator[Collection]:
         collection = self._get(name)
         with collection.lock.shared():
             if collection.closed:
@@ -169,11 +114,11 @@ class EdgeStore(VectorStore):
                 config = qe.EdgeConfig(
                     vectors=qe.EdgeVectorParams(size=vector_size, distance=qe.Distance.Cosine)
                 )
-                with _engine_errors(f"create collection '{name}'"):
+                with engine_errors(f"create collection '{name}'"):
                     shard = qe.EdgeShard.create(str(path), config)
                     for key in INDEXED_KEYWORDS:
                         shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
-                self._collections[name] = _Collection(name, path, shard)
+                self._collections[name] = Collection(name, path, shard)
                 return True
         if existing.vector_size != vector_size:
             raise CollectionConflictError(name, existing.vector_size, vector_size)
@@ -191,7 +136,7 @@ class EdgeStore(VectorStore):
         shutil.rmtree(trash, ignore_errors=True)
 
     def collection_info(self, name: str) -> CollectionInfo:
-        with self._reading(name) as collection, _engine_errors("read collection info"):
+        with self._reading(name) as collection, engine_errors("read collection info"):
             info = collection.shard.info()
             return CollectionInfo(
                 name=name,
@@ -204,21 +149,21 @@ class EdgeStore(VectorStore):
             )
 
     def count(self, name: str, filters: Filters | None = None) -> int:
-        with self._reading(name) as collection, _engine_errors("count"):
-            return collection.shard.count(qe.CountRequest(exact=True, filter=_filter(filters)))
+        with self._reading(name) as collection, engine_errors("count"):
+            return collection.shard.count(qe.CountRequest(exact=True, filter=engine_filter(filters)))
 
     def upsert(self, name: str, points: list[StoredPoint], wait: bool = True) -> int:
         with self._reading(name) as collection:
             _check_dimensions(name, collection.vector_size, (len(point.vector) for point in points))
             batch = [qe.Point(id=point.id, vector=point.vector, payload=point.payload) for point in points]
-            with collection.writes, _engine_errors("upsert"):
+            with collection.writes, engine_errors("upsert"):
                 collection.shard.update(qe.UpdateOperation.upsert_points(batch))
                 if wait:  # applied either way; wait=true also makes it durable before answering
                     collection.shard.flush()
                 self._maybe_optimize(collection)
         return len(points)
 
-    def _maybe_optimize(self, collection: _Collection) -> None:
+    def _maybe_optimize(self, collection: Collection) -> None:
         info = collection.shard.info()
         unindexed = info.points_count - info.indexed_vectors_count
         if unindexed < self._optimize_after:
@@ -234,7 +179,7 @@ class EdgeStore(VectorStore):
 
     def delete_documents(self, name: str, doc_ids: list[str]) -> None:
         condition = qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchAny(doc_ids))])
-        with self._reading(name) as collection, collection.writes, _engine_errors("delete points"):
+        with self._reading(name) as collection, collection.writes, engine_errors("delete points"):
             collection.shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
             collection.shard.flush()
 
@@ -249,24 +194,22 @@ class EdgeStore(VectorStore):
         request = qe.QueryRequest(
             limit=limit,
             query=qe.Query.Nearest(vector),
-            filter=_filter(filters),
+            filter=engine_filter(filters),
             score_threshold=score_threshold,
             with_payload=True,
         )
         with self._reading(name) as collection:
             _check_dimensions(name, collection.vector_size, [len(vector)])
-            with _engine_errors("search"):
+            with engine_errors("search"):
                 found = collection.shard.query(request)
-        return [
-            Hit(id=_plain_id(point.id), score=point.score, payload=point.payload or {}) for point in found
-        ]
+        return [Hit(id=plain_id(point.id), score=point.score, payload=point.payload or {}) for point in found]
 
     def create_snapshot(self, name: str) -> SnapshotInfo:
         collection = self._get(name)
         with collection.lock.exclusive():
             if collection.closed:
                 raise CollectionNotFoundError(name)
-            with _engine_errors("flush before the snapshot"):
+            with engine_errors("flush before the snapshot"):
                 collection.shard.flush()
             return archive.write_snapshot(collection.path, self._snapshots_dir / name, name)
 
@@ -285,7 +228,7 @@ class EdgeStore(VectorStore):
         archive.verify(source)
         staging = self._shards_dir / f".restore-{name}"
         shutil.rmtree(staging, ignore_errors=True)
-        with _engine_errors(f"unpack snapshot '{snapshot}'"):
+        with engine_errors(f"unpack snapshot '{snapshot}'"):
             qe.EdgeShard.unpack_snapshot(str(source), str(staging))
         with self._registry:
             current = self._collections.get(name)
@@ -294,7 +237,7 @@ class EdgeStore(VectorStore):
         log.info("restored collection '%s' from snapshot %s", name, snapshot)
         return self.collection_info(name)
 
-    def _swap_in(self, name: str, staging: Path, current: _Collection | None) -> None:
+    def _swap_in(self, name: str, staging: Path, current: Collection | None) -> None:
         """Put the unpacked shard in place of the live one; on failure put the live one back."""
         path, previous = self._shards_dir / name, self._shards_dir / f".old-{name}"
         if current is not None:
@@ -305,7 +248,7 @@ class EdgeStore(VectorStore):
         os.replace(staging, path)
         try:
             if current is None:
-                self._collections[name] = _Collection(name, path, _open_shard(path))
+                self._collections[name] = Collection(name, path, open_shard(path))
             else:
                 current.reopen()
         except BaseException:
@@ -323,17 +266,3 @@ class EdgeStore(VectorStore):
                 with collection.lock.exclusive():
                     collection.close()
             self._collections.clear()
-
-
-def _plain_id(point_id: object) -> int | str:
-    return point_id if isinstance(point_id, int) else str(point_id)
-
-
-def _finish_interrupted_changes(shards_dir: Path) -> None:
-    """A crash mid-restore or mid-delete leaves dot-directories; settle them before opening."""
-    for path in shards_dir.glob(".*"):
-        live = shards_dir / path.name.removeprefix(".old-")
-        if path.name.startswith(".old-") and not live.exists():
-            os.replace(path, live)  # the crash came between moving the old shard out and the new in
-        else:
-            shutil.rmtree(path, ignore_errors=True)
