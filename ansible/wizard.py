@@ -27,7 +27,6 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
 
 ROOT = Path(__file__).resolve().parents[1]
 # name -> length in characters (URL-safe alphabet: usable in URLs, env files and YAML unquoted).
@@ -98,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rotate-all", action="store_true")
     parser.add_argument("--inventory-dir", type=Path, help="default: inventories/<env> of this repository")
     args = parser.parse_args(argv)
+    # Imported here, not at module level: ansible patches sys.intern on import, which breaks torch
+    # in any process that imports this module only to read SECRETS (the tests do).
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
     inventory = (args.inventory_dir or ROOT / "inventories" / args.env).resolve()
     if not (inventory / "hosts.yml").exists():
         print(f"wizard: no inventory at {inventory}", file=sys.stderr)

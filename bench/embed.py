@@ -132,7 +132,7 @@ def vecpipe_command() -> list[str]:
 
     if "vecpipe" in cli.COMMANDS:
         return [str(Path(sys.executable).parent / "semantik"), "vecpipe"]
-    return [sys.executable, "-m", "semantik.vecpipe"]
+    return [str(Path(sys.executable).parent / "semantik"), "vecpipe"]
 
 
 @contextlib.contextmanager

@@ -35,6 +35,9 @@ TEST_ENV = {
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # ansible patches sys.intern on import, and torch's compiler then fails in the same process:
+    # tests drive Ansible through its command line only.
+    assert "ansible" not in sys.modules, "a test module imported ansible; run its CLI instead"
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)

@@ -28,6 +28,14 @@ def _webui(_: argparse.Namespace) -> int:
     return 0
 
 
+@command("vecpipe", "serve embeddings and the vector store (one process: it owns the store)")
+def _vecpipe(_: argparse.Namespace) -> int:
+    from semantik.vecpipe.main import serve
+
+    serve(require("vecpipe"))
+    return 0
+
+
 @command("worker", "run the Celery worker that ingests documents (index, append, reindex, sync, ...)")
 def _worker(_: argparse.Namespace) -> int:
     settings = require("worker")

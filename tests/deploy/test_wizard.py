@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
 from deploy_support import ROOT
 
 WIZARD = str(ROOT / "ansible/wizard.py")
@@ -24,9 +23,20 @@ def run(inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def secrets_of(inventory: Path) -> dict[str, str]:
-    password = (inventory / ".vault_pass").read_text().strip().encode()
-    vault = VaultLib([("dev", VaultSecret(password))])
-    return yaml.safe_load(vault.decrypt((inventory / "group_vars/all/vault.yml").read_bytes()))
+    # Through the CLI: importing ansible here would patch sys.intern under torch in this process.
+    shown = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-vault"),
+            "view",
+            "--vault-id",
+            f"dev@{inventory / '.vault_pass'}",
+            str(inventory / "group_vars/all/vault.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return yaml.safe_load(shown.stdout)
 
 
 def fresh_clone(tmp_path: Path) -> Path:

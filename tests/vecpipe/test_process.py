@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from semantik import cli
 from semantik.vecpipe.store.edge import EdgeStore
 from vecpipe.helpers import HEADERS, KEY
 
@@ -22,9 +21,7 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def _command() -> list[str]:
-    if "vecpipe" in cli.COMMANDS:
-        return [str(VENV_BIN / "semantik"), "vecpipe"]
-    return [sys.executable, "-m", "semantik.vecpipe"]
+    return [str(VENV_BIN / "semantik"), "vecpipe"]
 
 
 def _free_port() -> int:

@@ -60,7 +60,7 @@ def vecpipe_server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFac
         "DEFAULT_QUANTIZATION": "float32",
         "HF_HUB_OFFLINE": "1",
     }
-    argv = [sys.executable, "-m", "semantik.vecpipe"]
+    argv = [str(Path(sys.executable).parent / "semantik"), "vecpipe"]
     process = start_service(argv, env, port, root / "vecpipe.log", ready_path="/health", timeout=180)
     url, dead_url = f"http://127.0.0.1:{port}", app_env["VECPIPE_URL"]
     app_env["VECPIPE_URL"] = os.environ["VECPIPE_URL"] = url
