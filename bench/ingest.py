@@ -243,12 +243,15 @@ def _stat(pid: str) -> tuple[int, float] | None:
 
 def tree_cpu(roots: list[int]) -> float:
     """CPU seconds used so far by these processes and all their descendants."""
-    stats = {pid: found for pid in os.listdir("/proc") if pid.isdigit() and (found := _stat(pid))}
-    inside, total = {str(root) for root in roots}, 0.0
-    for pid in sorted(stats, key=int):  # a child's pid is (almost always) above its parent's
-        if pid in inside or str(stats[pid][0]) in inside:
-            inside.add(pid)
-            total += stats[pid][1]
+    stats = {int(pid): found for pid in os.listdir("/proc") if pid.isdigit() and (found := _stat(pid))}
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+    pending, total = list(roots), 0.0
+    while pending:
+        pid = pending.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        pending += children.get(pid, [])
     return total
 
 
