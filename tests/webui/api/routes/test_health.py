@@ -1,0 +1,26 @@
+import httpx
+
+
+def test_healthz_checks_nothing(client) -> None:
+    assert client.get("/api/health/healthz").json() == {"status": "healthy", "check": "liveness"}
+
+
+def test_readyz_names_vecpipe_when_it_is_down(client) -> None:
+    response = client.get("/api/health/readyz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["vecpipe"]
+
+
+def test_readyz_follows_redis_down_and_back(vecpipe_server, webui_server, redis_server) -> None:
+    assert httpx.get(f"{webui_server}/api/health/readyz", timeout=30).status_code == 200
+    redis_server.stop()
+    try:
+        down = httpx.get(f"{webui_server}/api/health/readyz", timeout=30)
+    finally:
+        redis_server.start()
+    assert down.status_code == 503
+    assert down.json()["failing"] == ["redis"]
+    assert "ConnectionError" in down.json()["services"]["redis"]["message"]
+    back = httpx.get(f"{webui_server}/api/health/readyz", timeout=30)
+    assert back.status_code == 200, back.text
+    assert back.json()["services"]["vecpipe"]["message"] == "healthy"
