@@ -81,3 +81,33 @@ def test_invalid_overrides_fail_the_reindex_before_anything_is_built(settings, v
     with pytest.raises(ValidationError, match="chunk_overlap must be smaller"):
         run_operation(uuid, settings, vectors)
     assert len(vectors.collections) == 1
+
+
+def test_a_cancelled_reindex_drops_its_build_and_keeps_the_live_collection(
+    settings, vectors, indexed: str
+) -> None:
+    from semantik.shared.db import session_scope
+    from semantik.shared.models import User
+    from semantik.shared.services import operations
+
+    old = helpers.collection(indexed)
+    uuid = helpers.make_operation(indexed, OperationType.REINDEX, {"chunk_size": 120})
+
+    def cancel(calls_before: int) -> None:
+        if calls_before == 0:
+            with session_scope() as session:
+                operations.cancel(session, session.get(User, old.owner_id), uuid)
+
+    vectors.before_upsert = cancel
+    vectors.calls.clear()
+    assert run_operation(uuid, settings, vectors) == "cancelled"
+
+    after = helpers.collection(indexed)
+    assert helpers.operation(uuid).status is OperationStatus.CANCELLED
+    assert (after.vector_store_name, after.chunk_size, after.status) == (
+        old.vector_store_name,
+        old.chunk_size,
+        CollectionStatus.READY,
+    )
+    assert after.qdrant_staging is None and list(vectors.collections) == [old.vector_store_name]
+    assert_store_matches_rows(vectors, indexed)
