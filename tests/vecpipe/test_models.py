@@ -59,3 +59,10 @@ def test_large_batches_return_their_memory_and_queries_do_not(
     assert calls == []
     embedders["float32"].embed([f"text {n}" for n in range(models.TRIM_AFTER_TEXTS)])
     assert calls == [1]
+
+
+def test_truncation_counts_multibyte_texts_near_the_limit(embedders: Embedders) -> None:
+    # 200 CJK characters are 600 UTF-8 bytes and about 200 WordPiece tokens: under the limit of 256.
+    # 300 of them are over it, though each is a single character: the byte bound must not skip them.
+    result = embedders["float32"].embed(["漢" * 200, "漢 " * 300])
+    assert result.truncated == 1

@@ -144,16 +144,24 @@ class SentenceTransformerEmbedder:
         return Embedding(_normalised(vectors), truncated)
 
     def _count_truncated(self, texts: list[str]) -> int:
-        # A second, untruncated tokenisation (the fast tokenizer makes this cheap) to see what is cut.
+        """Texts the model will cut, from a second, untruncated tokenisation of the long ones only.
+
+        Every token covers at least one byte (WordPiece pieces and [UNK] a character, byte-level BPE
+        a byte), so a text of fewer UTF-8 bytes than the limit less the special tokens cannot be cut.
+        """
+        limit = self.info.max_tokens
+        long_texts = [text for text in texts if len(text.encode()) > limit - 2]
+        if not long_texts:
+            return 0
         lengths = self._model.tokenizer(
-            texts,
+            long_texts,
             add_special_tokens=True,
             truncation=False,
             verbose=False,
             return_attention_mask=False,
             return_token_type_ids=False,
         )["input_ids"]
-        return sum(1 for ids in lengths if len(ids) > self.info.max_tokens)
+        return sum(1 for ids in lengths if len(ids) > limit)
 
 
 def _dimension(model: object) -> int:

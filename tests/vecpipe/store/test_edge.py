@@ -70,6 +70,19 @@ def test_filters_match_values_and_lists(store: EdgeStore) -> None:
     assert {hit.payload["doc_id"] for hit in hits} == {"d3"} and len(hits) == 4
 
 
+def test_nested_metadata_and_boolean_filters(store: EdgeStore) -> None:
+    store.create_collection("col", 2)
+    payloads = [
+        {"doc_id": "a", "metadata": {"lang": "en", "draft": True}},
+        {"doc_id": "b", "metadata": {"lang": "de", "draft": False}},
+    ]
+    store.upsert("col", [StoredPoint(i, [1.0, float(i)], p) for i, p in enumerate(payloads)])
+    assert [hit.payload["doc_id"] for hit in store.search("col", [1.0, 0.0], 5, {"metadata.lang": "de"})] == [
+        "b"
+    ]
+    assert store.count("col", {"metadata.draft": True}) == 1
+
+
 def test_uuid_ids_come_back_as_strings(store: EdgeStore) -> None:
     store.create_collection("col", 2)
     point_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
