@@ -41,7 +41,9 @@ def _point_id(value: int | str) -> int | str:
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS), AfterValidator(_not_blank)]
 PointId = Annotated[StrictInt | str, AfterValidator(_point_id)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-ScalarFilter = str | StrictInt | bool
+# No booleans: qdrant-edge-py 0.9.0 turns MatchValue(True) into 1, which matches no stored true, so
+# the embedded store could not honour them (tests/vecpipe/store/test_edge.py keeps watch).
+ScalarFilter = str | StrictInt
 NonEmptyList = Field(min_length=1)
 FilterValue = ScalarFilter | Annotated[list[str], NonEmptyList] | Annotated[list[int], NonEmptyList]
 

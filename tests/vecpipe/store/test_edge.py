@@ -80,7 +80,14 @@ def test_nested_metadata_and_boolean_filters(store: EdgeStore) -> None:
     assert [hit.payload["doc_id"] for hit in store.search("col", [1.0, 0.0], 5, {"metadata.lang": "de"})] == [
         "b"
     ]
-    assert store.count("col", {"metadata.draft": True}) == 1
+    assert store.count("col", {"metadata.lang": ["en", "de"]}) == 2
+
+
+def test_the_edge_binding_still_turns_booleans_into_integers() -> None:
+    """Why filters refuse booleans; when this fails, the binding is fixed and they can be allowed."""
+    import qdrant_edge
+
+    assert qdrant_edge.MatchValue(True).value == 1 and type(qdrant_edge.MatchValue(True).value) is int
 
 
 def test_uuid_ids_come_back_as_strings(store: EdgeStore) -> None:

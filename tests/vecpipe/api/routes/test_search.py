@@ -102,6 +102,7 @@ def test_use_reranker_is_reported_not_ignored(api: TestClient, collection: str) 
         ({"filters": {"bad key!": "x"}}, "must be a payload field name"),
         ({"filters": []}, "must not be empty"),
         ({"filters": {"doc_id": {"nested": 1}}}, "filters"),
+        ({"filters": {"metadata.draft": True}}, "filters"),
         ({"score_threshold": 2}, "less than or equal to 1"),
         ({"collection": None}, "collection"),
     ],
