@@ -57,7 +57,7 @@ def _refusal(status: int, text: str = '{"status":{"error":"nope"}}') -> Unexpect
 
 
 @pytest.fixture
-def client() -> MagicMock:
+def qdrant() -> MagicMock:
     mock = MagicMock(spec=QdrantClient)
     mock.get_collection.return_value = _collection()
     mock.count.return_value = models.CountResult(count=7)
@@ -65,8 +65,8 @@ def client() -> MagicMock:
 
 
 @pytest.fixture
-def store(client: MagicMock) -> ServerStore:
-    return ServerStore("qdrant.internal", 6333, "server-key", client=client)
+def store(qdrant: MagicMock) -> ServerStore:
+    return ServerStore("qdrant.internal", 6333, "server-key", client=qdrant)
 
 
 def test_open_store_picks_the_server_when_a_host_is_set(tmp_path) -> None:
@@ -78,36 +78,36 @@ def test_open_store_picks_the_server_when_a_host_is_set(tmp_path) -> None:
 
 
 def test_create_builds_a_cosine_collection_with_payload_indexes(
-    store: ServerStore, client: MagicMock
+    store: ServerStore, qdrant: MagicMock
 ) -> None:
-    client.collection_exists.return_value = False
+    qdrant.collection_exists.return_value = False
     assert store.create_collection("col", 384) is True
-    client.create_collection.assert_called_once_with(
+    qdrant.create_collection.assert_called_once_with(
         "col", vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE)
     )
-    indexed = [call.args[1] for call in client.create_payload_index.call_args_list]
+    indexed = [call.args[1] for call in qdrant.create_payload_index.call_args_list]
     assert indexed == ["doc_id", "chunk_id", "collection_id"]
     assert all(
         call.args[2] == models.PayloadSchemaType.KEYWORD
-        for call in client.create_payload_index.call_args_list
+        for call in qdrant.create_payload_index.call_args_list
     )
 
 
-def test_create_is_idempotent_and_refuses_another_size(store: ServerStore, client: MagicMock) -> None:
-    client.collection_exists.return_value = True
+def test_create_is_idempotent_and_refuses_another_size(store: ServerStore, qdrant: MagicMock) -> None:
+    qdrant.collection_exists.return_value = True
     assert store.create_collection("col", 4) is False
     with pytest.raises(CollectionConflictError, match="already exists with dimension 4, not 8"):
         store.create_collection("col", 8)
-    client.create_collection.assert_not_called()
+    qdrant.create_collection.assert_not_called()
 
 
-def test_upsert_sends_point_structs_and_the_wait_flag(store: ServerStore, client: MagicMock) -> None:
+def test_upsert_sends_point_structs_and_the_wait_flag(store: ServerStore, qdrant: MagicMock) -> None:
     points = [
         StoredPoint(1, [0.1] * 4, {"doc_id": "d"}),
         StoredPoint("0f8fad5b-d9cb-469f-a165-70867728950e", [0.2] * 4, {"doc_id": "e"}),
     ]
     assert store.upsert("col", points, wait=False) == 2
-    sent = client.upsert.call_args
+    sent = qdrant.upsert.call_args
     assert sent.args == ("col",) and sent.kwargs["wait"] is False
     assert sent.kwargs["points"] == [
         models.PointStruct(id=1, vector=[0.1] * 4, payload={"doc_id": "d"}),
@@ -117,21 +117,21 @@ def test_upsert_sends_point_structs_and_the_wait_flag(store: ServerStore, client
     ]
 
 
-def test_wrong_dimensions_never_reach_the_server(store: ServerStore, client: MagicMock) -> None:
+def test_wrong_dimensions_never_reach_the_server(store: ServerStore, qdrant: MagicMock) -> None:
     with pytest.raises(DimensionMismatchError, match="dimension 3 but collection 'col' has dimension 4"):
         store.upsert("col", [StoredPoint(1, [0.1] * 3, {})])
     with pytest.raises(DimensionMismatchError):
         store.search("col", [0.1] * 5, 3)
-    client.upsert.assert_not_called()
-    client.query_points.assert_not_called()
+    qdrant.upsert.assert_not_called()
+    qdrant.query_points.assert_not_called()
 
 
-def test_search_builds_the_query_and_maps_hits(store: ServerStore, client: MagicMock) -> None:
-    client.query_points.return_value = rest.QueryResponse(
+def test_search_builds_the_query_and_maps_hits(store: ServerStore, qdrant: MagicMock) -> None:
+    qdrant.query_points.return_value = rest.QueryResponse(
         points=[models.ScoredPoint(id=3, version=1, score=0.9, payload={"doc_id": "d"})]
     )
     hits = store.search("col", [0.1] * 4, 5, {"doc_id": ["a", "b"], "lang": "en"}, 0.25)
-    call = client.query_points.call_args
+    call = qdrant.query_points.call_args
     assert call.args == ("col",)
     assert call.kwargs == {
         "query": [0.1] * 4,
@@ -152,36 +152,36 @@ def test_no_filter_means_none() -> None:
     assert build_filter(None) is None and build_filter({}) is None
 
 
-def test_delete_documents_uses_a_filter_selector(store: ServerStore, client: MagicMock) -> None:
+def test_delete_documents_uses_a_filter_selector(store: ServerStore, qdrant: MagicMock) -> None:
     store.delete_documents("col", ["a", "b"])
-    selector = client.delete.call_args.kwargs["points_selector"]
+    selector = qdrant.delete.call_args.kwargs["points_selector"]
     assert selector == models.FilterSelector(
         filter=models.Filter(
             must=[models.FieldCondition(key="doc_id", match=models.MatchAny(any=["a", "b"]))]
         )
     )
-    assert client.delete.call_args.kwargs["wait"] is True
+    assert qdrant.delete.call_args.kwargs["wait"] is True
 
 
-def test_info_and_count_read_the_server(store: ServerStore, client: MagicMock) -> None:
+def test_info_and_count_read_the_server(store: ServerStore, qdrant: MagicMock) -> None:
     info = store.collection_info("col")
     assert (info.vector_size, info.distance, info.points_count, info.segments_count) == (4, "Cosine", 7, 2)
     assert info.payload_indexes == ["doc_id"]
     assert store.count("col", {"doc_id": "x"}) == 7
-    assert client.count.call_args.kwargs["count_filter"] == build_filter({"doc_id": "x"})
+    assert qdrant.count.call_args.kwargs["count_filter"] == build_filter({"doc_id": "x"})
 
 
-def test_a_404_is_an_unknown_collection(store: ServerStore, client: MagicMock) -> None:
-    client.count.side_effect = _refusal(404)
+def test_a_404_is_an_unknown_collection(store: ServerStore, qdrant: MagicMock) -> None:
+    qdrant.count.side_effect = _refusal(404)
     with pytest.raises(CollectionNotFoundError, match="'col' not found"):
         store.count("col")
-    client.collection_exists.return_value = False
+    qdrant.collection_exists.return_value = False
     with pytest.raises(CollectionNotFoundError):
         store.delete_collection("col")
 
 
-def test_other_refusals_are_502_with_the_servers_words(store: ServerStore, client: MagicMock) -> None:
-    client.upsert.side_effect = _refusal(500, "disk full")
+def test_other_refusals_are_502_with_the_servers_words(store: ServerStore, qdrant: MagicMock) -> None:
+    qdrant.upsert.side_effect = _refusal(500, "disk full")
     with pytest.raises(VectorStoreError, match="refused to upsert: HTTP 500 disk full") as raised:
         store.upsert("col", [StoredPoint(1, [0.0] * 4, {})])
     assert raised.value.status_code == 502
@@ -195,8 +195,8 @@ def test_other_refusals_are_502_with_the_servers_words(store: ServerStore, clien
         ConnectionRefusedError("refused"),
     ],
 )
-def test_an_unreachable_server_is_503(store: ServerStore, client: MagicMock, failure: Exception) -> None:
-    client.get_collections.side_effect = failure
+def test_an_unreachable_server_is_503(store: ServerStore, qdrant: MagicMock, failure: Exception) -> None:
+    qdrant.get_collections.side_effect = failure
     with pytest.raises(
         StoreUnavailableError, match="qdrant server at qdrant.internal:6333 unreachable"
     ) as raised:
@@ -205,17 +205,17 @@ def test_an_unreachable_server_is_503(store: ServerStore, client: MagicMock, fai
 
 
 def test_snapshots_are_created_listed_and_restored_by_the_server(
-    store: ServerStore, client: MagicMock
+    store: ServerStore, qdrant: MagicMock
 ) -> None:
     made = models.SnapshotDescription(
         name="col-1.snapshot", creation_time="2026-01-01T00:00:00", size=10, checksum="ab" * 32
     )
-    client.create_snapshot.return_value = made
-    client.list_snapshots.return_value = [made]
+    qdrant.create_snapshot.return_value = made
+    qdrant.list_snapshots.return_value = [made]
     assert store.create_snapshot("col").name == "col-1.snapshot"
     assert [s.checksum for s in store.list_snapshots("col")] == ["ab" * 32]
     store.restore_snapshot("col", "col-1.snapshot")
-    client.recover_snapshot.assert_called_once_with(
+    qdrant.recover_snapshot.assert_called_once_with(
         "col",
         location="http://localhost:6333/collections/col/snapshots/col-1.snapshot",
         api_key="server-key",
@@ -226,12 +226,12 @@ def test_snapshots_are_created_listed_and_restored_by_the_server(
         store.restore_snapshot("col", "col-2.snapshot")
 
 
-def test_the_dimension_is_read_once_and_forgotten_on_delete(store: ServerStore, client: MagicMock) -> None:
-    client.query_points.return_value = rest.QueryResponse(points=[])
+def test_the_dimension_is_read_once_and_forgotten_on_delete(store: ServerStore, qdrant: MagicMock) -> None:
+    qdrant.query_points.return_value = rest.QueryResponse(points=[])
     store.search("col", [0.0] * 4, 1)
     store.search("col", [0.0] * 4, 1)
-    assert client.get_collection.call_count == 1
-    client.collection_exists.return_value = True
+    assert qdrant.get_collection.call_count == 1
+    qdrant.collection_exists.return_value = True
     store.delete_collection("col")
     store.search("col", [0.0] * 4, 1)
-    assert client.get_collection.call_count == 2
+    assert qdrant.get_collection.call_count == 2
