@@ -18,10 +18,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP_INSTALL) -e '.[dev]'
 	touch $@
 
-## lint: ruff (code and format)
+## lint: ruff (code and format), yamllint, ansible-lint (production profile)
+PY_SOURCES := app alembic tests bench ansible
 lint: dev
-	$(BIN)/ruff check app alembic tests
-	$(BIN)/ruff format --check app alembic tests
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/yamllint -s .
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint -q
 
 ## test: lint, then every test (real PostgreSQL/Redis and lab hosts are started by the tests)
 test: lint
