@@ -100,8 +100,8 @@ class Settings(BaseSettings):
 
     # Worker and beat (see worker/celery_app.py for how each is used).
     worker_concurrency: int = Field(2, ge=1, le=64)
-    worker_soft_time_limit: int = Field(6 * 3600, ge=5)
-    worker_time_limit: int = Field(6 * 3600 + 300, ge=10)
+    worker_soft_time_limit: int = Field(6 * 3600, ge=1)
+    worker_time_limit: int = Field(6 * 3600 + 300, ge=2)
     worker_max_retries: int = Field(5, ge=0, le=50)
     worker_retry_backoff_max: int = Field(600, ge=1)
     # Large batches matter: the model pads every batch to its longest text, and only a request with
