@@ -110,6 +110,8 @@ def test_sync_indexes_new_and_changed_files_and_removes_deleted_ones(settings, v
 
     paths[0].unlink()
     paths[1].write_text("A completely new text about lighthouses.\n" * 40)
+    assert before[paths[3].name].chunk_count >= 2
+    paths[3].write_text("Shorter now: one chunk.\n")  # its second chunk's point must go too
     (folder / "added.md").write_text("# Added\n\nA new markdown file.\n")
     sync_uuid = helpers.make_operation(collection_id, OperationType.SYNC, {})
     assert run_operation(sync_uuid, settings, vectors) == "completed"
@@ -117,6 +119,7 @@ def test_sync_indexes_new_and_changed_files_and_removes_deleted_ones(settings, v
     after = helpers.documents(collection_id)
     assert paths[0].name not in after and "added.md" in after
     assert after[paths[1].name].content_hash != before[paths[1].name].content_hash
+    assert after[paths[3].name].chunk_count == 1
     assert after[paths[2].name].updated_at == before[paths[2].name].updated_at  # unchanged: untouched
     assert ids.document_id(collection_id, str(paths[0])) not in vectors.doc_ids(_store(collection_id))
     assert_store_matches_rows(vectors, collection_id)
