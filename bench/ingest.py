@@ -21,6 +21,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -310,6 +311,8 @@ def main() -> None:
     report(f"ratio, wall clock: {wall['plain'] / wall['pipeline']:.3f} (target >= 0.85)")
     report(f"ratio, CPU time:   {cpu['plain'] / cpu['pipeline']:.3f} (what load from elsewhere cannot skew)")
     report(f"worker time: {time_split(work / 'worker.log')}")
+    for scratch in (work, services[0].root, services[1].root):  # kept when a run fails, to look into
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
