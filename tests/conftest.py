@@ -120,6 +120,16 @@ def db(app_env: dict[str, str]) -> Iterator[None]:
 
 
 @pytest.fixture
+def dead_vecpipe(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point this test's webui at a port where nothing listens, even when vecpipe_server runs."""
+    monkeypatch.setenv("VECPIPE_URL", f"http://127.0.0.1:{free_port()}")
+    reset_caches()
+    yield
+    monkeypatch.undo()
+    reset_caches()
+
+
+@pytest.fixture
 def client(db: None) -> Iterator:
     from fastapi.testclient import TestClient
 

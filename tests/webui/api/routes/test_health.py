@@ -5,7 +5,7 @@ def test_healthz_checks_nothing(client) -> None:
     assert client.get("/api/health/healthz").json() == {"status": "healthy", "check": "liveness"}
 
 
-def test_readyz_names_vecpipe_when_it_is_down(client) -> None:
+def test_readyz_names_vecpipe_when_it_is_down(dead_vecpipe, client) -> None:
     response = client.get("/api/health/readyz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["vecpipe"]

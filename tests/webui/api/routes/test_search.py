@@ -7,7 +7,7 @@ def _search(client, headers, ids, **extra):
     )
 
 
-def test_vecpipe_down_is_503_naming_vecpipe(client) -> None:
+def test_vecpipe_down_is_503_naming_vecpipe(dead_vecpipe, client) -> None:
     headers = auth_headers(client, "alice")
     collection = create_collection(client, headers)
     finish_operations(collection["id"])
