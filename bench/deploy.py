@@ -17,8 +17,10 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,6 +35,9 @@ ENV = {
     "ANSIBLE_VAULT_IDENTITY_LIST": f"dev@{ROOT}/ansible/vault-pass-client.py",
     "ANSIBLE_LOCALHOST_WARNING": "0",
 }
+# The sources as they are when the bench starts: edits made meanwhile must not look like changes.
+SNAPSHOT = Path(tempfile.mkdtemp(prefix="semantik-bench-"))
+FROZEN = ["-e", f"python_app_wheelhouse_project={SNAPSHOT}"]
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -47,7 +52,7 @@ def run(*cmd: str, check: bool = True) -> tuple[float, str]:
 
 
 def playbook(*args: str) -> tuple[float, dict[str, int]]:
-    seconds, out = run(str(BIN / "ansible-playbook"), *args)
+    seconds, out = run(str(BIN / "ansible-playbook"), *args, *FROZEN)
     recap = {m[1]: int(m[3]) for m in RECAP.finditer(out)}
     return seconds, recap
 
@@ -83,6 +88,8 @@ def main() -> int:
     parser.add_argument("--demo", action="store_true", help="also time `make demo` (on a fresh host)")
     args = parser.parse_args()
     figures: dict[str, object] = {}
+    sources = [str(ROOT / name) for name in ("app", "alembic", "pyproject.toml", "alembic.ini", "README.md")]
+    run("rsync", "-a", "--exclude=__pycache__", "--exclude=*.egg-info", *sources, f"{SNAPSHOT}/")
     figures["wheelhouse_warm_s"] = round(playbook("-i", "inventories/dev", "playbooks/wheelhouse.yml")[0], 1)
     run(str(BIN / "ansible-playbook"), "ansible/lab/down.yml", "-e", json.dumps({"lab_hosts": [HOST]}))
     run(str(BIN / "ansible-playbook"), "ansible/dev-lab.yml")
@@ -112,6 +119,7 @@ def main() -> int:
     if not args.keep:
         run(str(BIN / "ansible-playbook"), "ansible/lab/down.yml", "-e", json.dumps({"lab_hosts": [HOST]}))
         (ROOT / "inventories/dev/host_vars" / HOST / "lab.yml").unlink(missing_ok=True)
+    shutil.rmtree(SNAPSHOT, ignore_errors=True)
     for name, value in figures.items():
         print(f"{name:28} {value}", file=sys.stderr)
     print(json.dumps(figures))

@@ -8,7 +8,8 @@ The lock (DIR/requirements.txt) is resolved by `uv pip compile` for the *target*
 ``python_full_version < '3.11.3'`` differ between 3.11.2 and a newer controller. The wheels are
 then fetched by `pip download --no-deps` for that platform, checked against the lock's hashes.
 DIR/install.txt is what the host installs: the lock plus the project wheel, each with its sha256;
-DIR/local.txt names the wheels no index has (the project's, and those from --find-links).
+DIR/local.txt names the wheels no index has (the project's, and those from --find-links);
+DIR/bin/uv is the uv the hosts install with (--uv).
 
 Cached twice: the project wheel by a hash of its sources (built reproducibly, SOURCE_DATE_EPOCH),
 the third-party wheels by a hash of everything that decides the lock. A run with nothing to do
@@ -224,6 +225,15 @@ def resolve(args: argparse.Namespace, out: Path, requirements: list[str], overri
         (out / ".local-wheels.txt").write_text("".join(f"{w}\n" for w in local))
 
 
+def copy_if_changed(source: Path, dest: Path) -> bool:
+    if dest.exists() and sha256(dest) == sha256(source):
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, dest.with_suffix(".tmp"))
+    os.replace(dest.with_suffix(".tmp"), dest)
+    return True
+
+
 def write_if_changed(path: Path, text: str) -> bool:
     if path.exists() and path.read_text() == text:
         return False
@@ -263,6 +273,8 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     copied = not (out / wheel.name).exists() or sha256(out / wheel.name) != sha256(wheel)
     if copied:
         shutil.copy2(wheel, out / wheel.name)
+    # uv travels with the wheels (one rsync), for hosts to install them with.
+    uv_copied = args.uv is not None and copy_if_changed(Path(args.uv), out / "bin" / "uv")
     name, version = wheel.name.split("-")[:2]
     install = (
         out / "requirements.txt"
@@ -272,7 +284,7 @@ def build(args: argparse.Namespace) -> dict[str, object]:
     write_if_changed(out / "local.txt", "".join(f"{w}\n" for w in local))
     return {
         **result,
-        "changed": changed or copied or not fresh,
+        "changed": changed or copied or uv_copied or not fresh,
         "install": str(out / "install.txt"),
         "sha256": hashlib.sha256(install.encode()).hexdigest(),
         "local": local,
@@ -291,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--glibc", default="2.36", help="the hosts' glibc (Debian 12: 2.36)")
     parser.add_argument("--index-url", default="https://pypi.org/simple")
     parser.add_argument("--find-links", action="append", default=[], help="a local wheel directory")
+    parser.add_argument("--uv", help="a uv binary to put into the wheelhouse (bin/uv) for the hosts")
     parser.add_argument("--check", action="store_true", help="report what would change; write nothing")
     args = parser.parse_args(argv)
     try:
