@@ -28,6 +28,8 @@ from pathlib import Path
 
 import yaml
 
+from semantik.shared.config import PLACEHOLDERS  # the words production refuses
+
 ROOT = Path(__file__).resolve().parents[1]
 # name -> length in characters (URL-safe alphabet: usable in URLs, env files and YAML unquoted).
 SECRETS = {
@@ -39,20 +41,6 @@ SECRETS = {
     "vault_flower_password": 32,
     "vault_qdrant_api_key": 48,
 }
-PLACEHOLDERS = (
-    "changeme",
-    "change-me",
-    "change_me",
-    "changethis",
-    "secret",
-    "password",
-    "example",
-    "placeholder",
-    "default",
-    "xxxx",
-    "todo",
-    "replace",
-)
 HEADER = (
     "# Written by `make wizard ENV={env}` (ansible/wizard.py). Encrypted with ansible-vault, vault id\n"
     "# {env}; the password is in inventories/{env}/.vault_pass, which git ignores. Referenced from\n"
