@@ -7,10 +7,12 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +200,28 @@ def scratch_dir(prefix: str) -> Path:
     return path
 
 
+def start_process(
+    argv: list[str], env: dict[str, str], log: Path, ready: Callable[[], bool], timeout: float = 120.0
+) -> subprocess.Popen[bytes]:
+    """Start ``argv`` in its own process group (output appended to ``log``) and wait until ``ready()``."""
+    process = subprocess.Popen(
+        argv,
+        env={**os.environ, **env},
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{log.read_text()[-3000:]}")
+        if ready():
+            return process
+        time.sleep(0.2)
+    stop_process(process)
+    raise TimeoutError(f"{' '.join(argv)} not ready within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
 def start_service(
     argv: list[str],
     env: dict[str, str],
@@ -209,31 +233,25 @@ def start_service(
     """Start a `semantik <mode>` process and wait until ``ready_path`` answers (any status)."""
     import httpx
 
-    process = subprocess.Popen(
-        argv,
-        env={**os.environ, **env},
-        stdout=open(log, "wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{' '.join(argv)} exited {process.returncode}:\n{log.read_text()[-3000:]}")
+    def answers() -> bool:
         try:
             httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=1.0)
-            return process
+            return True
         except httpx.HTTPError:
-            time.sleep(0.2)
-    stop_service(process)
-    raise TimeoutError(f"{' '.join(argv)} did not answer on {port} within {timeout:.0f} s")
+            return False
+
+    return start_process(argv, env, log, answers, timeout)
 
 
-def stop_service(process: subprocess.Popen[bytes]) -> None:
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Signal the whole process group; SIGKILL it if it has not ended after 30 s."""
     if process.poll() is None:
-        os.killpg(process.pid, 15)
+        os.killpg(process.pid, sig)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+stop_service = stop_process

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support import servers
 from worker.fakes import FakeVectors
 
 
@@ -70,32 +68,12 @@ def start_process(
     mode: str, env: dict[str, str], log: Path, ready: str, timeout: float = 90
 ) -> subprocess.Popen:
     """`semantik <mode>` in its own process group, once ``ready`` appears in its log."""
-    process = subprocess.Popen(
-        [SEMANTIK, mode],
-        env={**os.environ, **env},
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    return servers.start_process(
+        [SEMANTIK, mode], env, log, lambda: ready in log.read_text(errors="replace"), timeout
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"semantik {mode} exited {process.returncode}:\n{log.read_text()[-3000:]}")
-        if ready in log.read_text(errors="replace"):
-            return process
-        time.sleep(0.2)
-    stop_process(process)
-    raise TimeoutError(f"semantik {mode} not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+stop_process = servers.stop_process
 
 
 @pytest.fixture
