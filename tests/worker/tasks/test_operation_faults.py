@@ -184,8 +184,9 @@ def test_an_unreachable_vecpipe_is_retried_with_backoff_then_the_operation_fails
 def test_the_soft_time_limit_fails_a_long_operation_and_leaves_it_consistent(
     client, worker_env, documents_root: Path, tmp_path: Path, processes
 ) -> None:
-    folder = documents_root / "time-limit"
-    helpers.write_corpus(folder, FILES, words=150)
+    # Far more work than fits in 4 s even on an idle machine, so the limit, not the corpus, ends it.
+    folder, files = documents_root / "time-limit", 400
+    helpers.write_corpus(folder, files, words=300)
     env = {**worker_env, "WORKER_SOFT_TIME_LIMIT": "4", "WORKER_TIME_LIMIT": "30"}
     processes.append(start_process("worker", env, tmp_path / "worker.log", " ready."))
     headers = auth_headers(client)
@@ -200,7 +201,7 @@ def test_the_soft_time_limit_fails_a_long_operation_and_leaves_it_consistent(
 
     assert done["status"] == "failed"
     assert done["error_message"] == "exceeded the time limit of 4 s (WORKER_SOFT_TIME_LIMIT)"
-    assert done["documents_processed"] < FILES
+    assert done["documents_processed"] < files
     found = client.get(f"/api/v2/collections/{collection['id']}", headers=headers).json()
     assert found["status"] == "ready"
     assert found["document_count"] == done["documents_processed"] == len(helpers.documents(collection["id"]))
