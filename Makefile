@@ -55,8 +55,8 @@ lab-down: dev
 ##         documents ingested and searched through nginx; prints the results and the URL
 .PHONY: wizard wheelhouse deploy demo
 ENV ?= dev
-# ansible.cfg may name the vault password client too; this makes the targets independent of it.
-ANSIBLE_RUN = ANSIBLE_VAULT_IDENTITY_LIST=$(ENV)@ansible/vault-pass-client.py PATH=$(CURDIR)/$(BIN):$$PATH
+# The vault passwords come through ansible.cfg's vault_identity_list.
+ANSIBLE_RUN = PATH=$(CURDIR)/$(BIN):$$PATH
 TOOLS := $(BIN)/uv /usr/bin/rsync
 
 $(BIN)/uv: | dev

@@ -32,7 +32,6 @@ TARGET_EXPOSURE = {"webui": 3.0, "vecpipe": 5.0, "worker": 3.0, "beat": 3.0, "fl
 ENV = {
     **os.environ,
     "PATH": f"{BIN}:{os.environ['PATH']}",
-    "ANSIBLE_VAULT_IDENTITY_LIST": f"dev@{ROOT}/ansible/vault-pass-client.py",
     "ANSIBLE_LOCALHOST_WARNING": "0",
 }
 # The sources as they are when the bench starts: edits made meanwhile must not look like changes.
