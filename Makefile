@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## lint: ruff (code and format), yamllint, ansible-lint (production profile)
-PY_SOURCES := app alembic tests bench ansible
+PY_SOURCES := app alembic tests bench ansible roles
 lint: dev
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)

