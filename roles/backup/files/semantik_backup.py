@@ -19,6 +19,7 @@ While written it is ROOT/NAME.partial; a backup without its manifest is never re
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -231,14 +232,18 @@ def restore_vectors(backup: Path, url: str, snapshots_dir: Path | None) -> None:
     wanted = json.loads((backup / "vectors" / INFO).read_text())["collections"]
     placed = []
     if snapshots_dir is not None:
+        # Owned like the store (a wiped store may have lost its snapshot directory too).
+        anchor = next(path for path in (snapshots_dir, *snapshots_dir.parents) if path.exists())
+        owner = (anchor.owner(), anchor.group())
         for entry in wanted:
             target = snapshots_dir / entry["name"]
             target.mkdir(parents=True, exist_ok=True)
+            for directory in (snapshots_dir, target):
+                shutil.chown(directory, *owner)
             for suffix in ("", ".checksum"):
                 source = backup / "vectors" / entry["name"] / (entry["snapshot"] + suffix)
                 placed.append(Path(shutil.copy2(source, target / source.name)))
-                shutil.chown(placed[-1], snapshots_dir.owner(), snapshots_dir.group())
-            shutil.chown(target, snapshots_dir.owner(), snapshots_dir.group())
+                shutil.chown(placed[-1], *owner)
     try:
         names = {entry["name"] for entry in wanted}
         for name in vecpipe(url, "GET", "/collections")["collections"]:
@@ -269,12 +274,16 @@ def redact(text: str) -> str:
         line = re.sub(r"(://[^:/@\s]*:)[^@\s]+@", rf"\1{REDACTED}@", line)
         line = re.sub(r"(^\s*user\s.*?)\s[#>]\S+", rf"\1 #{REDACTED}", line)
         line = re.sub(r"^(\s*(requirepass|masterauth)\s+).*", rf"\1{REDACTED}", line)
+        line = re.sub(
+            r"^(\s*\w*(api_key|password|secret|token)\w*\s*:\s*)\S.*", rf"\1{REDACTED}", line, flags=re.I
+        )
         lines.append(line)
     return "\n".join(lines) + "\n"
 
 
-def backup_config(out: Path, host: str, files: list[Path]) -> None:
-    for path in files:
+def backup_config(out: Path, host: str, patterns: list[str]) -> None:
+    """Copy the files that match the (absolute, glob) patterns; a pattern may match nothing."""
+    for path in sorted({Path(name) for pattern in patterns for name in glob.glob(pattern)}):
         if path.is_file():
             target = out / "config" / host / path.relative_to("/")
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -409,7 +418,7 @@ def parser() -> argparse.ArgumentParser:
     sub = step("config", "copy configuration files into OUT/config/HOST, secrets redacted")
     sub.add_argument("out", type=Path)
     sub.add_argument("--host", required=True)
-    sub.add_argument("files", nargs="+", type=Path)
+    sub.add_argument("files", nargs="+", help="absolute paths or glob patterns")
     sub = step("seal", "write the manifest of ROOT/NAME.partial, rename it ROOT/NAME, keep the newest N")
     sub.add_argument("partial", type=Path)
     sub.add_argument("--keep", type=int, default=7)
@@ -422,7 +431,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--keep", type=int, default=7)
     sub.add_argument("--environment", default="")
     sub.add_argument("--venv", type=Path)
-    sub.add_argument("--config", nargs="*", type=Path, default=[])
+    sub.add_argument("--config", nargs="*", default=[], help="configuration files or glob patterns")
     postgres_options(sub)
     redis_options(sub)
     vector_options(sub)
