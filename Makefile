@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## lint: ruff (code and format), yamllint, ansible-lint (production profile)
-PY_SOURCES := app alembic tests bench ansible roles
+PY_SOURCES := app alembic tests bench ansible roles molecule
 lint: dev
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
@@ -76,6 +76,22 @@ wheelhouse: dev $(TOOLS) inventories/$(ENV)/.vault_pass
 
 deploy: dev $(TOOLS) inventories/$(ENV)/.vault_pass
 	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) site.yml
+
+## status: each host's units and health (ENV=dev|prod); logs: SERVICE=webui|vecpipe|...|backup [LINES=n]
+## backup: backup.yml (into backups/$(ENV)/ unless the inventory names a backup host)
+## restore: restore.yml, the newest backup or BACKUP=<YYYYmmddTHHMMSSZ>
+.PHONY: status logs backup restore
+status: dev inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/status.yml
+
+logs: dev inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/logs.yml -e logs_service=$(SERVICE) $(if $(LINES),-e logs_lines=$(LINES))
+
+backup: dev inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) backup.yml
+
+restore: dev inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) restore.yml $(if $(BACKUP),-e backup_name=$(BACKUP))
 
 demo: ENV = dev
 demo: dev $(TOOLS)

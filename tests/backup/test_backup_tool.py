@@ -230,13 +230,29 @@ def test_config_is_copied_without_secrets(tmp_path: Path):
     redis_conf = f"port 6379\nuser default on #{'a' * 64} ~* +@all\nrequirepass hunter2\n"
     (source / "redis.conf").write_text(redis_conf)
 
-    tool.backup_config(tmp_path / "out", "host1", [source / "semantik.env", source / "redis.conf"])
+    (source / "config.yaml").write_text("service:\n  api_key: qdrant-key-1\n  http_port: 6333\n")
+
+    tool.backup_config(
+        tmp_path / "out", "host1", [f"{source}/semantik.env", f"{source}/*.conf", f"{source}/*.yaml"]
+    )
 
     copied = tmp_path / "out/config/host1" / source.relative_to("/")
-    text = (copied / "semantik.env").read_text() + (copied / "redis.conf").read_text()
-    for secret in ("pg-pass-123", "jwt-secret-value", "abc123key", "admin:pw", "a" * 64, "hunter2"):
+    text = "".join((copied / name).read_text() for name in ("semantik.env", "redis.conf", "config.yaml"))
+    for secret in (
+        "pg-pass-123",
+        "jwt-secret-value",
+        "abc123key",
+        "admin:pw",
+        "a" * 64,
+        "hunter2",
+        "qdrant-key-1",
+    ):
         assert secret not in text
-    assert "WEBUI_PORT=8080" in text and "postgresql://semantik:<redacted>@db:5432/semantik" in text
+    assert (
+        "http_port: 6333" in text
+        and "WEBUI_PORT=8080" in text
+        and "postgresql://semantik:<redacted>@db:5432/semantik" in text
+    )
     assert "user default on #<redacted> ~* +@all" in text
 
 

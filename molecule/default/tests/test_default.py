@@ -4,48 +4,23 @@ mol-semantik runs every tier; mol-probe, in no Semantik group, looks at it from 
 """
 
 import json
-import os
 import re
 import ssl
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
 import pytest
 import testinfra
-from testinfra.utils.ansible_runner import AnsibleRunner
 
-INVENTORY_FILE = os.environ["MOLECULE_INVENTORY_FILE"]
-INVENTORY = AnsibleRunner(INVENTORY_FILE)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from verify_support import INVENTORY_FILE, ROOT, address, ansible_playbook  # noqa: E402
+
 TARGET = "mol-semantik"
 testinfra_hosts = [TARGET]
-ROOT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
-BIN = Path(sys.executable).parent
-ADDRESS = INVENTORY.get_variables(TARGET)["ansible_host"]
+ADDRESS = address(TARGET)
 UNITS = ["webui", "vecpipe", "worker", "beat", "flower"]
 EXPOSURE_LIMIT = {"webui": 3.0, "vecpipe": 5.0, "worker": 3.0, "beat": 3.0, "flower": 3.0}
-ANSIBLE_ENV = {
-    **os.environ,
-    "PATH": f"{BIN}:{os.environ['PATH']}",
-    "ANSIBLE_VAULT_IDENTITY_LIST": f"dev@{ROOT}/ansible/vault-pass-client.py",
-    "ANSIBLE_CONFIG": os.environ.get(
-        "ANSIBLE_CONFIG", str(Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", ".")) / "ansible.cfg")
-    ),
-    "ANSIBLE_FORCE_COLOR": "0",
-}
-ANSIBLE_ENV.pop("ANSIBLE_CALLBACKS_ENABLED", None)
-
-
-def ansible_playbook(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", INVENTORY_FILE, *args],
-        cwd=ROOT,
-        env=ANSIBLE_ENV,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 @pytest.mark.parametrize("unit", UNITS)
