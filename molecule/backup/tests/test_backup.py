@@ -59,7 +59,7 @@ def state(host, client) -> dict:
     with host.sudo("postgres"):
         rows = host.check_output(f'psql -XAt -d semantik -c "SELECT {counts}"').split("|")
     with host.sudo():
-        vectors = json.loads(host.check_output(f"sh -c {json.dumps(VECTOR_COUNTS)}"))
+        vectors = json.loads(host.check_output("sh -c %s", VECTOR_COUNTS))
     collection = next(
         c
         for c in client.call("GET", "/api/v2/collections?per_page=100")["collections"]
@@ -139,6 +139,27 @@ def test_a_backup_with_one_byte_changed_is_refused_before_anything_is_touched(ho
             host.check_output("systemctl show -p ActiveEnterTimestamp semantik-webui semantik-vecpipe")
             == started
         )
+
+
+def test_a_failed_backup_leaves_nothing_that_looks_complete(host, ingested, tmp_path_factory):
+    root = tmp_path_factory.mktemp("failed-backups")
+    with host.sudo():
+        host.check_output("systemctl stop semantik-vecpipe")
+    try:
+        done = ansible_playbook(str(ROOT / "backup.yml"), "-e", f"backup_root={root}")
+        refused = ansible_playbook(str(ROOT / "restore.yml"), "-e", f"backup_root={root}")
+    finally:
+        with host.sudo():
+            host.check_output("systemctl start semantik-vecpipe")
+            host.check_output(
+                "for i in $(seq 90); do python3 -c 'import urllib.request as u; "
+                'u.urlopen("http://127.0.0.1:8000/health")\' 2>/dev/null && exit 0; sleep 1; done; exit 1'
+            )
+    assert done.returncode != 0
+    (partial,) = list(root.iterdir())
+    assert partial.name.endswith(".partial") and not (partial / "manifest.json").exists()
+    assert (partial / "postgres/semantik.dump").is_file()  # the step before the failure
+    assert refused.returncode != 0 and "no sealed backup under" in refused.stdout + refused.stderr
 
 
 def test_the_backup_timer_is_scheduled_and_its_run_is_restorable(host, ingested):
