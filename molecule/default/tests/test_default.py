@@ -135,3 +135,20 @@ def test_check_mode_changes_nothing_and_prints_no_secret(host):
         assert secret not in out
     passwords = [re.search(r"://[^:]+:([^@]+)@", s)[1] for s in secrets if "://" in s]
     assert len(passwords) == 2 and not any(p in out for p in passwords)
+
+
+def test_a_bad_environment_value_is_refused_by_check_config_before_any_restart(host):
+    started_at = "systemctl show -p ActiveEnterTimestamp semantik-webui semantik-worker"
+    with host.sudo():
+        before = host.file("/etc/semantik/semantik.env").content_string
+        started = host.check_output(started_at)
+    bad = '{"semantik_extra_env": {"DB_POOL_SIZE": "many", "DB_MAX_OVERFLOW": "10"}}'
+
+    done = ansible_playbook(str(ROOT / "site.yml"), "--tags", "semantik_configure", "-e", bad)
+
+    out = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "DB_POOL_SIZE: Input should be a valid integer" in out, out[-3000:]
+    with host.sudo():
+        assert host.file("/etc/semantik/semantik.env").content_string == before
+        assert host.check_output(started_at) == started
