@@ -44,6 +44,13 @@ CASES = [
      "common_firewall_allowed_tcp_ports must contain the SSH port"),
     ("common", {"common_data_dir": "var/lib/semantik"}, "common_data_dir must be an absolute path"),
     ("common", {"common_hosts_entries": [{"name": "db1", "address": "db.example"}]}, "common_hosts_entries"),
+    ("backup", {}, "backup_redis_password must be set"),
+    ("backup", {"backup_redis_password": PASSWORD, "backup_keep": 0}, "backup_keep must be at least 1"),
+    ("backup", {"backup_redis_password": PASSWORD, "backup_root": "rel"}, "backup_root must be an absolute"),
+    ("backup", {"backup_redis_password": PASSWORD, "backup_name": "yesterday"},
+     "backup_name must be YYYYmmddTHHMMSSZ or latest, not 'yesterday'"),
+    ("backup", {"backup_redis_password": PASSWORD, "backup_target_host": "nas9"},
+     "backup_target_host must be localhost or a host of the inventory"),
 ]  # fmt: skip
 
 
