@@ -75,17 +75,21 @@ def make_ready(collection_id: str) -> None:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="semantik-bench-search-"))
     env, services = start_stack(work)
-    from semantik.shared.migrations import upgrade
+    try:
+        from semantik.shared.migrations import upgrade
 
-    upgrade("head")
-    port = free_port()
-    webui = start_service(
-        [str(Path(sys.executable).parent / "semantik"), "webui"],
-        {**env, "WEBUI_PORT": str(port), "WEBUI_WORKERS": "1"},
-        port,
-        work / "webui.log",
-        ready_path="/api/health/healthz",
-    )
+        upgrade("head")
+        port = free_port()
+        webui = start_service(
+            [str(Path(sys.executable).parent / "semantik"), "webui"],
+            {**env, "WEBUI_PORT": str(port), "WEBUI_WORKERS": "1"},
+            port,
+            work / "webui.log",
+            ready_path="/api/health/healthz",
+        )
+    except BaseException:  # a failed start must not leave PostgreSQL, Redis and vecpipe running
+        stop_all(services)
+        raise
     try:
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
         api.post("/api/auth/register", json={"username": "bench", "email": "b@example.org", "password": KEY})
@@ -126,8 +130,12 @@ def main() -> None:
             print(f"{label:38s} p50 {statistics.median(values):6.1f} ms  p95 {p95:6.1f} ms")
     finally:
         stop_service(webui)
-        for service in reversed(services):
-            service.stop() if hasattr(service, "stop") else stop_service(service)
+        stop_all(services)
+
+
+def stop_all(services: list) -> None:
+    for service in reversed(services):
+        service.stop() if hasattr(service, "stop") else stop_service(service)
 
 
 if __name__ == "__main__":

@@ -31,15 +31,38 @@ def _session_factory() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
-@contextmanager
-def session_scope() -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    session = _session_factory()()
+def new_session() -> Session:
+    """A session of the engine; it connects on first use, so creating one does no I/O."""
+    return _session_factory()()
+
+
+def end_session(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) and close; a commit that fails is rolled back and raised."""
     try:
-        yield session
-        session.commit()
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def has_work(session: Session) -> bool:
+    """Whether ending the session may touch the database: a transaction is open or changes are pending.
+    Without either, committing and closing it is bookkeeping in memory."""
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    session = new_session()
+    try:
+        yield session
+    except BaseException:
+        end_session(session, commit=False)
+        raise
+    end_session(session, commit=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -39,12 +41,26 @@ def create_token(secret: str, *, user_id: int, username: str, kind: str, ttl: ti
 def decode_token(secret: str, token: str, kind: str) -> dict[str, Any] | None:
     """The claims of a valid, unexpired token of this kind, else None."""
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "type", "user_id"]}
-        )
+        claims = _verified_claims(secret, token)
     except jwt.PyJWTError:
         return None
-    return claims if claims.get("type") == kind else None
+    if int(claims["exp"]) <= time.time():  # expired since it was verified: PyJWT's own test, per use
+        return None
+    return dict(claims) if claims.get("type") == kind else None
+
+
+@lru_cache(maxsize=4096)
+def _verified_claims(secret: str, token: str) -> dict[str, Any]:
+    """The claims of a token whose signature, format and times check out; raises when they do not.
+
+    Verifying a token costs about 0.2 ms here, on every authenticated request. A token string that
+    verified once with a secret always verifies again, and of its times only the expiry can lapse, so
+    decode_token checks that on each use. Failures raise, and lru_cache keeps no exceptions: only
+    tokens that verified are remembered.
+    """
+    return jwt.decode(
+        token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "type", "user_id"]}
+    )
 
 
 def looks_like_jwt(token: str) -> bool:

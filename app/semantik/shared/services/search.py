@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from semantik.shared.services import collections
 from semantik.shared.vecpipe_client import VecpipeClient
 
 SEARCHABLE = (CollectionStatus.READY, CollectionStatus.PROCESSING)
+POOL_THREADS = 40  # shared by the multi-collection searches of this process
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 @dataclass
@@ -72,6 +76,31 @@ def _result(hit: dict[str, Any], collection: Collection) -> dict[str, Any]:
     }
 
 
+def _attempt(client: VecpipeClient, collection: Collection, request: SearchRequest) -> list | Exception:
+    """The hits of one collection, or the error it failed with (settled by the caller, in order)."""
+    try:
+        return _one(client, collection, request)
+    except Exception as error:
+        return error
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    """One pool per process, started on first use: creating and joining an executor's threads on
+    every request cost more than a fast search itself."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="search")
+        return _pool
+
+
+def _search_all(client: VecpipeClient, targets: list[Collection], request: SearchRequest) -> list:
+    """One answer per target, in order: a single target in the calling thread, several in parallel."""
+    if len(targets) == 1:
+        return [_attempt(client, targets[0], request)]
+    return list(_shared_pool().map(lambda target: _attempt(client, target, request), targets))
+
+
 def search(
     session: Session, client: VecpipeClient, user: User, collection_ids: list[str], request: SearchRequest
 ) -> SearchOutcome:
@@ -83,23 +112,21 @@ def search(
             "Reranking was requested but no reranker is configured; results are not reranked"
         )
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=min(len(targets), 10)) as pool:
-        futures = [(target, pool.submit(_one, client, target, request)) for target in targets]
     unavailable = []
-    for target, future in futures:
-        try:
-            hits = future.result()
-        except SemantikError as error:
-            unavailable += [error] if isinstance(error, ServiceUnavailableError) else []
+    for target, hits in zip(targets, _search_all(client, targets, request), strict=True):
+        if isinstance(hits, SemantikError):
+            unavailable += [hits] if isinstance(hits, ServiceUnavailableError) else []
             outcome.failed.append(
                 {
                     "collection_id": target.id,
                     "collection_name": target.name,
-                    "error": error.__class__.__name__,
-                    "error_message": str(error),
+                    "error": hits.__class__.__name__,
+                    "error_message": str(hits),
                 }
             )
             continue
+        if isinstance(hits, Exception):
+            raise hits
         outcome.results += hits
         outcome.searched.append({"id": target.id, "name": target.name, "result_count": len(hits)})
     outcome.search_time_ms = (time.perf_counter() - started) * 1000

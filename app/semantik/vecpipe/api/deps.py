@@ -14,7 +14,9 @@ from semantik.vecpipe.store.base import VectorStore
 KEY_HEADER = "X-Internal-Api-Key"
 
 
-def require_internal_key(
+# These dependencies only compare a header or read app.state: async, so FastAPI runs them on the event
+# loop instead of sending each to the threadpool and back (a thread hop apiece on every request).
+async def require_internal_key(
     request: Request, key: Annotated[str | None, Header(alias=KEY_HEADER)] = None
 ) -> None:
     """401 unless the header equals INTERNAL_API_KEY, compared in constant time.
@@ -29,11 +31,11 @@ def require_internal_key(
         )
 
 
-def get_embedder(request: Request) -> Embedder:
+async def get_embedder(request: Request) -> Embedder:
     return request.app.state.embedder
 
 
-def get_store(request: Request) -> VectorStore:
+async def get_store(request: Request) -> VectorStore:
     return request.app.state.store
 
 

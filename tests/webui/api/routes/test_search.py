@@ -1,3 +1,10 @@
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
 from factories import auth_headers, create_collection, finish_operations
 
 
@@ -50,3 +57,102 @@ def test_reranker_request_without_a_reranker_is_a_warning(client) -> None:
     pending = create_collection(client, headers)
     body = _search(client, headers, [pending["id"]], use_reranker=True).json()
     assert any("no reranker is configured" in warning for warning in body["warnings"])
+
+
+class _FakeVecpipe(ThreadingHTTPServer):
+    """Answers POST /search with a hit per score in `scores` (by vector collection); counts connections."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _FakeVecpipeHandler)
+        self.connections = 0
+        self.bodies: list[dict] = []
+        self.scores: dict[str, list[float]] = {}
+
+    def process_request(self, request, client_address) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
+
+
+class _FakeVecpipeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.bodies.append(body)
+        hits = [
+            {"doc_id": f"d{i}", "chunk_id": f"c{i}", "score": score, "path": f"/docs/{i}.txt"}
+            for i, score in enumerate(self.server.scores.get(body["collection"], []))
+        ]
+        content = json.dumps({"results": hits, "embedding_time_ms": 1.0, "search_time_ms": 1.0}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(content)))
+        self.end_headers()
+        self.wfile.write(content)
+
+
+@pytest.fixture
+def fake_vecpipe(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[_FakeVecpipe]:
+    """This test's webui searches through a fake vecpipe (created before `client`)."""
+    from semantik.shared import config
+
+    server = _FakeVecpipe()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("VECPIPE_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    config.get_settings.cache_clear()
+    yield server
+    monkeypatch.undo()
+    config.get_settings.cache_clear()
+    server.shutdown()
+    server.server_close()
+
+
+def test_searches_reach_vecpipe_over_one_kept_alive_connection(fake_vecpipe: _FakeVecpipe, client) -> None:
+    from semantik.shared.db import get_engine
+
+    headers = auth_headers(client, "alice")
+    first, second = create_collection(client, headers, "first"), create_collection(client, headers, "second")
+    for collection in (first, second):
+        finish_operations(collection["id"])
+    fake_vecpipe.scores = {first["vector_store_name"]: [0.8, 0.3], second["vector_store_name"]: [0.5]}
+    headers["X-Correlation-ID"] = "search42"
+    query = {"collection_id": first["id"], "query": "backups", "k": 5}
+    for _ in range(3):
+        single = client.post("/api/v2/search/single", json=query, headers=headers)
+    assert (single.status_code, single.headers["X-Correlation-ID"]) == (200, "search42")
+    body = single.json()
+    assert (body["partial_failure"], body["failed_collections"]) == (False, None)
+    assert [hit["score"] for hit in body["results"]] == [0.8, 0.3]
+    assert body["results"][0]["collection_id"] == first["id"]
+    assert body["results"][0]["file_name"] == "0.txt"
+    assert body["collections_searched"] == [{"id": first["id"], "name": "first", "result_count": 2}]
+    assert 0 <= body["search_time_ms"] <= body["total_time_ms"]
+    assert fake_vecpipe.bodies[-1] == {
+        "collection": first["vector_store_name"],
+        "query": "backups",
+        "k": 5,
+        "include_content": True,
+        "search_type": "semantic",
+        "score_threshold": 0.0,
+        "filters": None,
+    }
+    both = _search(client, headers, [first["id"], second["id"]], k=2).json()
+    assert [hit["score"] for hit in both["results"]] == [0.8, 0.5]
+    assert fake_vecpipe.connections <= 2  # one client for the app's lifetime, its connections kept alive
+    assert get_engine().pool.checkedout() == 0  # every request's session was ended
+
+
+def test_an_error_answer_carries_the_correlation_id_and_ends_the_session(client) -> None:
+    from semantik.shared.db import get_engine
+
+    headers = {**auth_headers(client, "alice"), "X-Correlation-ID": "not-alphanumeric!"}
+    missing = _search(client, headers, ["00000000-0000-0000-0000-000000000000"])
+    assert missing.status_code == 404
+    reference = missing.headers["X-Correlation-ID"]
+    assert reference.isalnum() and missing.json()["reference"] == f"ERR-{reference}"
+    assert get_engine().pool.checkedout() == 0

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from semantik.vecpipe.api.deps import EmbedderDep, StoreDep, check_model_matches
 from semantik.vecpipe.api.routes.embed import truncation_warning
+from semantik.vecpipe.models import Embedder
 from semantik.vecpipe.schemas import SearchHit, SearchRequest, SearchResponse
-from semantik.vecpipe.store.base import Hit
+from semantik.vecpipe.store.base import Hit, VectorStore
 
 router = APIRouter(tags=["search"])
 NO_RERANKER = "use_reranker: no reranker is configured in vecpipe; results are in vector-score order"
@@ -30,7 +32,13 @@ def to_result(hit: Hit, include_content: bool) -> SearchHit:
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(body: SearchRequest, embedder: EmbedderDep, store: StoreDep) -> SearchResponse:
+async def search(body: SearchRequest, embedder: EmbedderDep, store: StoreDep) -> SearchResponse:
+    # Embedding is CPU work: it runs in the threadpool, in one call with the search; the response is
+    # validated back on the event loop (a sync endpoint would add a second thread hop for that).
+    return await run_in_threadpool(_search, body, embedder, store)
+
+
+def _search(body: SearchRequest, embedder: Embedder, store: VectorStore) -> SearchResponse:
     check_model_matches(embedder.info, body.model_name, body.quantization)
     warnings = [NO_RERANKER] if body.use_reranker else []
     started = time.perf_counter()

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from semantik.shared.services.search import SearchRequest, search
 from semantik.webui.api.deps import CurrentUser, SessionDep, VecpipeDep
@@ -91,6 +92,9 @@ def _run(
         use_reranker=use_reranker,
     )
     outcome = search(session, vecpipe, user, [str(i) for i in ids], request)
+    # Commit here, in this thread (an API key's last_used_at may be pending): the session dependency
+    # then has nothing left to send and ends without another thread hop.
+    session.commit()
     return {
         "query": body.query,
         "results": outcome.results,
@@ -106,11 +110,21 @@ def _run(
     }
 
 
+# Async endpoints that hand the blocking part (database, vecpipe) to the threadpool in one call: a sync
+# endpoint costs two thread hops, one for the function and one more for validating its response.
 @router.post("", response_model=SearchOut)
-def search_many(body: MultiSearchIn, user: CurrentUser, session: SessionDep, vecpipe: VecpipeDep) -> object:
-    return _run(body, body.collection_uuids, body.use_reranker, user, session, vecpipe)
+async def search_many(
+    body: MultiSearchIn, user: CurrentUser, session: SessionDep, vecpipe: VecpipeDep
+) -> object:
+    return await run_in_threadpool(
+        _run, body, body.collection_uuids, body.use_reranker, user, session, vecpipe
+    )
 
 
 @router.post("/single", response_model=SearchOut)
-def search_one(body: SingleSearchIn, user: CurrentUser, session: SessionDep, vecpipe: VecpipeDep) -> object:
-    return _run(body, [body.collection_id], body.use_reranker, user, session, vecpipe)
+async def search_one(
+    body: SingleSearchIn, user: CurrentUser, session: SessionDep, vecpipe: VecpipeDep
+) -> object:
+    return await run_in_threadpool(
+        _run, body, [body.collection_id], body.use_reranker, user, session, vecpipe
+    )
