@@ -152,3 +152,19 @@ def test_a_bad_environment_value_is_refused_by_check_config_before_any_restart(h
     with host.sudo():
         assert host.file("/etc/semantik/semantik.env").content_string == before
         assert host.check_output(started_at) == started
+
+
+def test_a_unit_edited_by_hand_is_put_back_and_restarted(host):
+    unit = "/etc/systemd/system/semantik-beat.service"
+    with host.sudo():
+        original = host.file(unit).content_string
+        host.check_output(f"echo '# edited by hand' >> {unit} && chmod 600 {unit}")
+
+    done = ansible_playbook(str(ROOT / "site.yml"), "--tags", "semantik_configure,semantik_run")
+
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "changed: [mol-semantik] => (item=beat)" in done.stdout
+    with host.sudo():
+        assert host.file(unit).content_string == original
+        assert host.file(unit).mode == 0o644
+    assert host.service("semantik-beat").is_running
