@@ -1,7 +1,7 @@
 """The GPU roles decide on a real host: without an NVIDIA device they skip; told there is one they
 select NVIDIA's repository and the pinned packages (shown in check mode, nothing downloaded).
 
-One lab host of its own (t-plat-gpu), playbooks/gpu.yml as site.yml runs it.
+One lab host of its own (t-plat-gpu), playbooks/gpu.yml as site.yml runs it (after the base play).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from platform_lab import ROOT, Run, lab_down, lab_up, playbook, ssh, write_inven
 pytestmark = pytest.mark.lab
 
 HOST = "t-plat-gpu"
-GPU_PLAY = ROOT / "playbooks" / "gpu.yml"
+GPU_PLAY = ROOT / "tests" / "deploy" / "gpu_play.yml"
 REPO = "https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/"
 # The lab's kernel is the controller's, which has no Debian headers package: name Debian's.
 FORCED = ["-e", "nvidia_driver_gpu_present=true", "-e", "cuda_gpu_present=true",
