@@ -80,6 +80,7 @@ def write_json(path: Path, data: object) -> None:
     temporary.rename(path)
 
 
+# As vecpipe's own (store/archive.py): this script runs with the host's python3, outside the venv.
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -404,7 +405,6 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--vecpipe-url", default="http://127.0.0.1:8000")
         sub.add_argument("--snapshots-dir", type=Path, help="the store's snapshot directory (on this host)")
 
-    sub = step("name", "print a new backup's name (the UTC time)")
     sub = step("postgres", "dump the database into OUT/postgres")
     sub.add_argument("out", type=Path)
     postgres_options(sub)
@@ -453,9 +453,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        if args.step == "name":
-            print(datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"))
-        elif args.step == "postgres":
+        if args.step == "postgres":
             backup_postgres(args.out, args.database, args.run_as)
         elif args.step == "redis":
             backup_redis(args.out, args.redis_dir / "dump.rdb", args.redis_host, args.redis_port)
