@@ -67,9 +67,22 @@ class Settings(BaseSettings):
     redis_url: str | None = None
 
     jwt_secret_key: str | None = None
-    access_token_expire_minutes: int = Field(1440, ge=1)
+    # Short-lived: a stolen access token is worth minutes; refresh tokens rotate and are revocable.
+    access_token_expire_minutes: int = Field(15, ge=1, le=1440)
     refresh_token_expire_days: int = Field(30, ge=1)
     api_key_max_per_user: int = Field(20, ge=1)
+    api_key_max_lifetime_days: int = Field(365, ge=1, le=3650)
+
+    # Accounts: closed by default, administrators create users (DESIGN.md, security model).
+    allow_registration: bool = False
+    # Failed logins allowed per account and per client address within the window, then 429.
+    login_max_failures_per_account: int = Field(5, ge=1, le=1000)
+    login_max_failures_per_address: int = Field(20, ge=1, le=10000)
+    login_window_seconds: int = Field(300, ge=1, le=86400)
+    # Password hashes computed at once per webui process (argon2 takes ~64 MiB and ~50 ms each).
+    password_hash_concurrency: int = Field(2, ge=1, le=64)
+    # The interactive API pages (/docs, /redoc, /openapi.json); unset: on except in production.
+    enable_api_docs: bool | None = None
 
     internal_api_key: str | None = None
     vecpipe_url: str = "http://127.0.0.1:8000"
@@ -78,6 +91,8 @@ class Settings(BaseSettings):
     webui_host: str = "127.0.0.1"
     webui_port: int = Field(8080, ge=1, le=65535)
     webui_workers: int = Field(1, ge=1, le=64)
+    # Proxies whose X-Forwarded-For names the client (the lb); comma-separated addresses or "*".
+    webui_forwarded_allow_ips: str = "127.0.0.1"
 
     vecpipe_host: str = "127.0.0.1"
     vecpipe_port: int = Field(8000, ge=1, le=65535)
@@ -111,6 +126,10 @@ class Settings(BaseSettings):
     ingest_embed_batch: int = Field(256, ge=1, le=1000)
     ingest_vecpipe_timeout: float = Field(600.0, gt=0)
     max_document_size_mb: float = Field(25.0, gt=0)
+    # One hostile file must not multiply the work: each limit fails that document, not the operation.
+    max_chunks_per_document: int = Field(20000, ge=1)
+    max_pdf_pages: int = Field(5000, ge=1)
+    parse_timeout_seconds: float = Field(120.0, gt=0)
     operation_stuck_minutes: float = Field(60.0, gt=0)
     operation_orphan_grace_seconds: float = Field(30.0, ge=0)
     operation_max_attempts: int = Field(8, ge=1, le=100)
