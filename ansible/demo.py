@@ -2,9 +2,12 @@
 """Use a deployed Semantik over its public HTTP API, as a newcomer would: `make demo`'s last step
 and the Molecule scenario's end-to-end check.
 
-    demo.py --url https://HOST --model MODEL --docs /srv/.../sample_docs [--query Q --expect FILE]...
+    demo.py --url https://HOST --model MODEL --docs /srv/.../sample_docs [--query Q --expect FILE]... \
+        [--username admin] --password-stdin < password
 
-Registers (or logs in) a user, creates a collection over a directory of documents on the server
+Logs in (registration is closed: as the administrator the deployment created, or any user allowed
+to add a directory source; the password from stdin, SEMANTIK_PASSWORD or a prompt, never from the
+command line), creates a collection over a directory of documents on the server
 (under DOCUMENT_ALLOWED_ROOTS) unless it exists, waits for the ingest operation, then searches.
 Each --query is checked against its --expect file name: it must be the first result. Prints the
 results; exits 1 when an expectation fails. Stdlib only. The lab's certificate is self-signed,
@@ -14,7 +17,9 @@ so TLS verification is off unless --cafile is given.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import ssl
 import sys
 import time
@@ -64,12 +69,6 @@ class Client:
 
 
 def login(client: Client, username: str, password: str) -> None:
-    client.call(
-        "POST",
-        "/api/auth/register",
-        {"username": username, "email": f"{username}@example.org", "password": password},
-        ok=(200, 201, 409),
-    )
     client.token = client.call("POST", "/api/auth/login", {"username": username, "password": password})[
         "access_token"
     ]
@@ -115,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", required=True, help="a directory on the server, under a document root")
     parser.add_argument("--quantization", default="float32")
     parser.add_argument("--collection", default="demo")
-    parser.add_argument("--username", default="demo")
-    parser.add_argument("--password", default="demo-password-1")
+    parser.add_argument("--username", default=os.environ.get("SEMANTIK_USERNAME", "admin"))
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (else SEMANTIK_PASSWORD)"
+    )
     parser.add_argument("--query", action="append", default=[])
     parser.add_argument("--expect", action="append", default=[], help="file name expected first, per --query")
     parser.add_argument("--timeout", type=float, default=300)
@@ -124,11 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--report", type=Path, help="also write the JSON object to this file")
     args = parser.parse_args(argv)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = os.environ.get("SEMANTIK_PASSWORD") or getpass.getpass(f"password of {args.username}: ")
     client = Client(args.url, args.cafile)
     report: dict[str, Any] = {"url": args.url, "searches": []}
     failed = False
     try:
-        login(client, args.username, args.password)
+        login(client, args.username, password)
         found = collection(client, args)
         report["collection"] = {
             k: found[k] for k in ("id", "name", "status", "document_count", "vector_count")

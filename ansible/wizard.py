@@ -40,6 +40,8 @@ SECRETS = {
     "vault_internal_api_key": 48,
     "vault_flower_password": 32,
     "vault_qdrant_api_key": 48,
+    # The first administrator's, created by the deployment (`semantik create-user --superuser`).
+    "vault_semantik_admin_password": 32,
 }
 HEADER = (
     "# Written by `make wizard ENV={env}` (ansible/wizard.py). Encrypted with ansible-vault, vault id\n"

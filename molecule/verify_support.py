@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
 from testinfra.utils.ansible_runner import AnsibleRunner
 
 INVENTORY_FILE = os.environ["MOLECULE_INVENTORY_FILE"]
@@ -29,6 +30,28 @@ ANSIBLE_ENV.pop("ANSIBLE_CALLBACKS_ENABLED", None)
 _spec = importlib.util.spec_from_file_location("demo", ROOT / "ansible/demo.py")
 demo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(demo)
+
+
+def admin_credentials() -> tuple[str, str]:
+    """The first administrator the deployment created: its name (the role's default unless the
+    inventory sets one) and its password, read from the dev vault as Ansible reads it."""
+    shown = subprocess.run(
+        [
+            str(BIN / "ansible-vault"),
+            "view",
+            "--vault-id",
+            f"dev@{ROOT}/ansible/vault-pass-client.py",
+            str(ROOT / "inventories/dev/group_vars/all/vault.yml"),
+        ],
+        cwd=ROOT,
+        env=ANSIBLE_ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    password = yaml.safe_load(shown.stdout)["vault_semantik_admin_password"]
+    webui = INVENTORY.get_hosts("webui")[0]
+    return INVENTORY.get_variables(webui).get("semantik_admin_username", "admin"), password
 
 
 def address(host: str) -> str:

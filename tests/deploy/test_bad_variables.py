@@ -40,6 +40,8 @@ CASES = [
     ("nginx", {"nginx_tls_mode": "provided", "nginx_flower_upstream": ""}, "nginx_tls_certificate_src"),
     ("nginx", {"nginx_flower_password": PASSWORD, "nginx_webui_upstreams": ["webui"]},
      "nginx_webui_upstreams"),
+    ("nginx", {"nginx_flower_password": PASSWORD, "nginx_auth_rate": "10 per second"},
+     "nginx_auth_rate must be like 10r/s"),
     ("common", {"common_firewall_enabled": True, "common_firewall_allowed_tcp_ports": [443]},
      "common_firewall_allowed_tcp_ports must contain the SSH port"),
     ("common", {"common_data_dir": "var/lib/semantik"}, "common_data_dir must be an absolute path"),

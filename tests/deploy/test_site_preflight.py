@@ -23,6 +23,9 @@ CASES = [
     ({"semantik_webui_workers": 500}, "semantik_webui_workers"),
     ({"semantik_jwt_secret_key": ""}, "semantik_jwt_secret_key (JWT_SECRET_KEY, for webui)"),
     ({"semantik_database_url": ""}, "semantik_database_url (DATABASE_URL, for webui, worker, beat)"),
+    ({"semantik_admin_password": ""}, "semantik_admin_password must be set"),
+    ({"semantik_login_window_seconds": 0}, "semantik_login_window_seconds 1..86400"),
+    ({"semantik_qdrant_path": "/srv/qdrant"}, "must be under /var/lib"),
     ({"postgresql_max_connections": "lots"}, "postgresql_max_connections"),
     ({"redis_appendfsync": "sometimes"}, "redis_appendfsync"),
 ]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from verify_support import ROOT, address, ansible_playbook, demo  # noqa: E402
+from verify_support import ROOT, address, admin_credentials, ansible_playbook, demo  # noqa: E402
 
 TARGET = "mol-backup"
 testinfra_hosts = [TARGET]
@@ -35,7 +35,7 @@ QUERIES = [
     "Why does the sea rise and fall twice a day?",
 ]
 # vecpipe's collections and their counts, asked on the host with vecpipe's own key.
-VECTOR_COUNTS = """set -a; . /etc/semantik/semantik.env; exec python3 -c '
+VECTOR_COUNTS = """set -a; . /etc/semantik/vecpipe.env; exec python3 -c '
 import json, os, urllib.request
 def get(path):
     request = urllib.request.Request("http://127.0.0.1:8000" + path,
@@ -84,7 +84,7 @@ def ingested():
 def client(ingested):
     """Logged in once: a login writes a refresh token, which would change the row counts."""
     client = demo.Client(URL, None)
-    demo.login(client, "demo", "demo-password-1")
+    demo.login(client, *admin_credentials())
     return client
 
 
@@ -171,10 +171,8 @@ def test_the_backup_timer_is_scheduled_and_its_run_is_restorable(host, ingested)
         verified = host.run("/usr/local/sbin/semantik-backup verify /var/backups/semantik")
         assert verified.rc == 0, verified.stderr
         manifest = json.loads(host.check_output("cat /var/backups/semantik/*/manifest.json"))
-        secrets = host.check_output(
-            "grep -h -E '^(INTERNAL_API_KEY|JWT_SECRET_KEY)=' /etc/semantik/semantik.env"
-        )
-        config = host.check_output("cat /var/backups/semantik/*/config/*/etc/semantik/semantik.env")
+        secrets = host.check_output("grep -h -E '^(INTERNAL_API_KEY|JWT_SECRET_KEY)=' /etc/semantik/*.env")
+        config = host.check_output("cat /var/backups/semantik/*/config/*/etc/semantik/*.env")
     assert manifest["vectors"] >= 8 and manifest["database"]["rows"]["documents"] >= 8
     for line in secrets.splitlines():
         assert line.split("=", 1)[1].strip("'") not in config

@@ -1,10 +1,12 @@
-"""The dev stack on a real host: services, hardening, the public path, refusals, ports, check mode.
+"""The dev stack on a real host: services, hardening, least privilege, the public path, refusals,
+ports, what an attacker on the network gets, check mode.
 
 mol-semantik runs every tier; mol-probe, in no Semantik group, looks at it from the network.
 """
 
 import json
 import re
+import secrets
 import ssl
 import sys
 import urllib.request
@@ -14,24 +16,95 @@ import pytest
 import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from verify_support import INVENTORY_FILE, ROOT, address, ansible_playbook  # noqa: E402
+from verify_support import (  # noqa: E402
+    INVENTORY,
+    INVENTORY_FILE,
+    ROOT,
+    address,
+    admin_credentials,
+    ansible_playbook,
+    demo,
+)
 
 TARGET = "mol-semantik"
 testinfra_hosts = [TARGET]
 ADDRESS = address(TARGET)
+URL = f"https://{ADDRESS}"
+MODEL = INVENTORY.get_variables(TARGET)["semantik_default_embedding_model"]
 UNITS = ["webui", "vecpipe", "worker", "beat", "flower"]
-EXPOSURE_LIMIT = {"webui": 3.0, "vecpipe": 5.0, "worker": 3.0, "beat": 3.0, "flower": 3.0}
+# Today's figures (systemd-analyze security): one service's account must not cost any of them.
+EXPOSURE_LIMIT = {"webui": 1.1, "vecpipe": 1.3, "worker": 1.1, "beat": 1.1, "flower": 1.1}
+# Each service's environment holds its own secrets and no other (roles/semantik/vars/main.yml).
+SECRETS_OF = {
+    "webui": {"DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "INTERNAL_API_KEY"},
+    "vecpipe": {"INTERNAL_API_KEY"},
+    "worker": {"DATABASE_URL", "REDIS_URL", "INTERNAL_API_KEY"},
+    "beat": {"DATABASE_URL", "REDIS_URL"},
+    "flower": {"REDIS_URL", "FLOWER_BASIC_AUTH"},
+    "migrate": {"DATABASE_URL"},
+}
+SECRET_NAMES = {"QDRANT_API_KEY"}.union(*SECRETS_OF.values())
+# What an error body must never show: a traceback, a source line, an exception class, a driver.
+LEAK = re.compile(r"Traceback|File \"|\b[A-Z][A-Za-z]*(Error|Exception)\b|sqlalchemy|psycopg|site-packages")
+
+
+def env_files(host) -> dict[str, dict[str, str]]:
+    """Every /etc/semantik/*.env, parsed: {service: {NAME: value}}."""
+    found = {}
+    with host.sudo():
+        for path in host.check_output("ls /etc/semantik/*.env").split():
+            text = host.file(path).content_string
+            found[Path(path).stem] = {
+                name: value.strip("'")
+                for line in text.splitlines()
+                if line and not line.startswith("#")
+                for name, _, value in [line.partition("=")]
+            }
+    return found
+
+
+def main_pid(host, unit: str) -> int:
+    return int(host.check_output(f"systemctl show -p MainPID --value semantik-{unit}"))
+
+
+def on_probe(script: str):
+    """`script` run by python3 on mol-probe, an address outside every Semantik group, against nginx
+    over TLS: `call(method, path, body=None, raw=None, token=None)` -> (status, headers, text). The
+    script's last output line is JSON, returned."""
+    probe = testinfra.get_host("ansible://mol-probe", ansible_inventory=INVENTORY_FILE)
+    preamble = f"""
+import json, ssl, time, urllib.error, urllib.request
+BASE = {URL!r}
+CTX = ssl.create_default_context()
+CTX.check_hostname = False
+CTX.verify_mode = ssl.CERT_NONE
+def call(method, path, body=None, raw=None, token=None):
+    data = raw.encode() if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(BASE + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(request, context=CTX, timeout=60) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+"""
+    done = probe.run("python3 -c %s", preamble + script)
+    assert done.rc == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("unit", UNITS)
-def test_service_is_enabled_and_running_as_semantik(host, unit):
+def test_service_is_enabled_and_running_as_its_own_user(host, unit):
     service = host.service(f"semantik-{unit}")
     assert service.is_enabled
     assert service.is_running
-    props = host.run(f"systemctl show -p User,EnvironmentFiles,ExecStart semantik-{unit}").stdout
-    assert "User=semantik" in props
-    assert "/etc/semantik/semantik.env" in props
+    props = host.run(f"systemctl show -p User,Group,EnvironmentFiles,ExecStart semantik-{unit}").stdout
+    assert f"User=semantik-{unit}\n" in props and "Group=semantik\n" in props
+    assert f"/etc/semantik/{unit}.env " in props
     assert f"/opt/semantik/venv/bin/semantik ; argv[]=/opt/semantik/venv/bin/semantik {unit}" in props
+    assert host.check_output(f"ps -o user= -p {main_pid(host, unit)}") == f"semantik-{unit}"
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -39,23 +112,89 @@ def test_unit_is_hardened(host, unit):
     with host.sudo():
         out = host.check_output(f"systemd-analyze security --no-pager semantik-{unit}.service")
     exposure = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", out)[1])
+    print(f"semantik-{unit}: exposure {exposure}")
     assert exposure <= EXPOSURE_LIMIT[unit], out
     with host.sudo():
         props = host.check_output(
-            f"systemctl show -p CPUQuotaPerSecUSec,MemoryMax,DevicePolicy semantik-{unit}"
+            f"systemctl show -p CPUQuotaPerSecUSec,MemoryMax,DevicePolicy,InaccessiblePaths semantik-{unit}"
         )
     assert "MemoryMax=infinity" not in props and "CPUQuotaPerSecUSec=infinity" not in props
+    hidden = ["/etc/semantik", "/etc/postgresql", "/var/lib/postgresql", "/etc/redis", "/var/lib/redis"]
+    hidden += ["/etc/nginx", "/etc/ssl/private", "/var/backups/semantik"]
+    hidden += [] if unit == "vecpipe" else ["/var/lib/semantik/qdrant"]
+    for path in hidden:
+        assert f"-{path}" in props, (path, props)
 
 
-def test_environment_file_is_private_and_checked(host):
+def test_environment_files_are_roots_alone_each_with_its_own_secrets(host):
     with host.sudo():
-        env = host.file("/etc/semantik/semantik.env")
-        assert (env.user, env.group, env.mode) == ("root", "semantik", 0o640)
-        check = host.run(
-            "env -i sh -c 'set -a; . /etc/semantik/semantik.env; "
-            "exec /opt/semantik/venv/bin/semantik check-config webui vecpipe worker beat flower'"
+        directory = host.file("/etc/semantik")
+        assert (directory.user, directory.group, directory.mode) == ("root", "root", 0o700)
+        assert not host.file("/etc/semantik/semantik.env").exists
+        for name in [*UNITS, "migrate"]:
+            env = host.file(f"/etc/semantik/{name}.env")
+            assert (env.user, env.group, env.mode) == ("root", "root", 0o600), name
+        for unit in UNITS:
+            check = host.run(
+                f"env -i sh -c 'set -a; . /etc/semantik/{unit}.env; "
+                f"exec /opt/semantik/venv/bin/semantik check-config {unit}'"
+            )
+            assert check.rc == 0, (unit, check.stderr)
+    files = env_files(host)
+    assert set(files) == {*UNITS, "migrate"}
+    for name, values in files.items():
+        assert set(values) & SECRET_NAMES == SECRETS_OF[name], name
+
+
+def test_the_worker_cannot_read_another_services_secrets(host):
+    """As semantik-worker (the process that parses untrusted files): on the host, and inside the
+    worker's own namespaces as its unit runs it."""
+    webui, worker = main_pid(host, "webui"), main_pid(host, "worker")
+    as_worker = "setpriv --reuid=semantik-worker --regid=semantik --init-groups --"
+    with host.sudo():
+        uid = host.check_output("id -u semantik-worker")
+        gid = host.check_output("getent group semantik | cut -d: -f3")
+        inside = f"nsenter --target {worker} --mount --user --setuid {uid} --setgid {gid} --"
+        for path in ["/etc/semantik/webui.env", "/etc/semantik/migrate.env", f"/proc/{webui}/environ"]:
+            done = host.run(f"{as_worker} cat {path}")
+            assert done.rc != 0 and not done.stdout, (path, done.stdout[:80])
+            print(f"as semantik-worker: cat {path}: {done.stderr.strip()}")
+        for path in ["/etc/semantik/webui.env", "/var/lib/semantik/qdrant", "/etc/postgresql", "/etc/redis"]:
+            done = host.run(f"{inside} ls -l {path}")
+            assert done.rc != 0 and not done.stdout, (path, done.stdout[:80])
+            print(f"inside the worker's namespaces: ls {path}: {done.stderr.strip()}")
+        # ProtectProc=invisible: the worker's /proc shows its own processes only.
+        assert host.run(f"{inside} test -e /proc/{webui}").rc != 0
+        assert host.run(f"{inside} test -e /proc/{worker}").rc == 0
+
+
+def test_each_service_writes_only_its_own_state(host):
+    with host.sudo():
+        data = host.file("/var/lib/semantik")
+        assert (data.user, data.group, data.mode) == ("root", "semantik", 0o750)
+        for service, path in [("vecpipe", "qdrant"), ("beat", "beat")]:
+            state = host.file(f"/var/lib/semantik/{path}")
+            owner = f"semantik-{service}"
+            assert (state.user, state.group, state.mode) == (owner, "semantik", 0o700), path
+        # beat keeps its schedule there (celerybeat-schedule, with its dbm suffix if any).
+        assert host.check_output("ls /var/lib/semantik/beat").startswith("celerybeat-schedule")
+        # The data directory itself is read-only for every service (ProtectSystem=strict).
+        inside = f"nsenter --target {main_pid(host, 'worker')} --mount --user --setuid "
+        inside += host.check_output("id -u semantik-worker") + " --"
+        assert host.run(f"{inside} touch /var/lib/semantik/planted").rc != 0
+
+
+def test_a_store_of_the_former_single_account_is_taken_over_at_start(host):
+    """Existing hosts: the store written by the former `semantik` account (here: a uid no account
+    has) belongs to semantik-vecpipe again once vecpipe starts (StateDirectory=)."""
+    with host.sudo():
+        host.check_output("chown -R 4242:semantik /var/lib/semantik/qdrant")
+        host.check_output("systemctl restart semantik-vecpipe")
+        host.check_output(
+            "for i in $(seq 90); do python3 -c 'import urllib.request as u; "
+            'u.urlopen("http://127.0.0.1:8000/health")\' 2>/dev/null && exit 0; sleep 1; done; exit 1'
         )
-    assert check.rc == 0, check.stderr
+        assert host.check_output("find /var/lib/semantik/qdrant ! -user semantik-vecpipe | wc -l") == "0"
 
 
 def test_venv_is_a_link_to_the_locked_venv(host):
@@ -122,25 +261,20 @@ def test_check_mode_changes_nothing_and_prints_no_secret(host):
     assert done.returncode == 0, out[-3000:]
     recap = re.search(rf"{TARGET}\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", out)
     assert recap and recap[1] == "0", out[-3000:]
-    with host.sudo():
-        env = host.file("/etc/semantik/semantik.env").content_string
-    secrets = [
-        value.strip("'")
-        for line in env.splitlines()
-        for name, _, value in [line.partition("=")]
-        if name in {"JWT_SECRET_KEY", "INTERNAL_API_KEY", "FLOWER_BASIC_AUTH", "DATABASE_URL", "REDIS_URL"}
-    ]
-    assert len(secrets) == 5
-    for secret in secrets:
+    values = {
+        value for env in env_files(host).values() for name, value in env.items() if name in SECRET_NAMES
+    }
+    assert len(values) == 5
+    passwords = [re.search(r"://[^:]+:([^@]+)@", s)[1] for s in values if "://" in s]
+    assert len(passwords) == 2
+    for secret in [*values, *passwords, admin_credentials()[1]]:
         assert secret not in out
-    passwords = [re.search(r"://[^:]+:([^@]+)@", s)[1] for s in secrets if "://" in s]
-    assert len(passwords) == 2 and not any(p in out for p in passwords)
 
 
 def test_a_bad_environment_value_is_refused_by_check_config_before_any_restart(host):
     started_at = "systemctl show -p ActiveEnterTimestamp semantik-webui semantik-worker"
+    before = env_files(host)
     with host.sudo():
-        before = host.file("/etc/semantik/semantik.env").content_string
         started = host.check_output(started_at)
     bad = '{"semantik_extra_env": {"DB_POOL_SIZE": "many", "DB_MAX_OVERFLOW": "10"}}'
 
@@ -149,15 +283,19 @@ def test_a_bad_environment_value_is_refused_by_check_config_before_any_restart(h
     out = done.stdout + done.stderr
     assert done.returncode != 0
     assert "DB_POOL_SIZE: Input should be a valid integer" in out, out[-3000:]
+    assert env_files(host) == before
     with host.sudo():
-        assert host.file("/etc/semantik/semantik.env").content_string == before
         assert host.check_output(started_at) == started
 
 
-def test_a_unit_edited_by_hand_is_put_back_and_restarted(host):
+def test_a_unit_edited_by_hand_is_put_back_and_restarted_alone(host):
     unit = "/etc/systemd/system/semantik-beat.service"
+    others = "systemctl show -p ActiveEnterTimestamp " + " ".join(
+        f"semantik-{unit}" for unit in UNITS if unit != "beat"
+    )
     with host.sudo():
         original = host.file(unit).content_string
+        started = host.check_output(others)
         host.check_output(f"echo '# edited by hand' >> {unit} && chmod 600 {unit}")
 
     done = ansible_playbook(str(ROOT / "site.yml"), "--tags", "semantik_configure,semantik_run")
@@ -167,4 +305,114 @@ def test_a_unit_edited_by_hand_is_put_back_and_restarted(host):
     with host.sudo():
         assert host.file(unit).content_string == original
         assert host.file(unit).mode == 0o644
+        assert host.check_output(others) == started, "only beat restarts"
     assert host.service("semantik-beat").is_running
+
+
+# What an attacker on the network gets: from mol-probe, through nginx over TLS. The burst of wrong
+# passwords comes last: it locks the administrator out for the login window.
+
+
+def test_registration_is_closed():
+    status, _, text = on_probe(
+        'print(json.dumps(call("POST", "/api/auth/register", '
+        '{"username": "mallory", "email": "mallory@example.org", "password": "a-long-enough-password"})))'
+    )
+    assert status == 403, text
+
+
+def test_a_user_who_is_not_an_administrator_cannot_add_a_directory_source():
+    admin = demo.Client(URL, None)
+    demo.login(admin, *admin_credentials())
+    name = f"user_{secrets.token_hex(4)}"
+    password = secrets.token_urlsafe(18)
+    user = admin.call(
+        "POST", "/api/v2/users", {"username": name, "email": f"{name}@example.org", "password": password}
+    )
+    assert not user.get("is_superuser")
+    try:
+        seen = on_probe(f"""
+status, _, text = call("POST", "/api/auth/login", {{"username": {name!r}, "password": {password!r}}})
+assert status == 200, (status, text)
+token = json.loads(text)["access_token"]
+seen = {{
+    "list users": call("GET", "/api/v2/users", token=token)[0],
+    "make itself an administrator": call(
+        "PATCH", "/api/v2/users/{user["id"]}", {{"is_superuser": True}}, token=token
+    )[0],
+}}
+collection = {{"name": {name!r}, "embedding_model": {MODEL!r}, "quantization": "float32"}}
+status, _, text = call("POST", "/api/v2/collections", collection, token=token)
+assert status in (200, 201, 202), (status, text)
+collection = json.loads(text)
+operation = collection.get("initial_operation_id")
+for _ in range(120):
+    if not operation:
+        break
+    state = json.loads(call("GET", "/api/v2/operations/" + operation, token=token)[2])["status"]
+    if state in ("completed", "failed", "cancelled"):
+        break
+    time.sleep(1)
+source = {{"source_type": "directory", "source_path": "/srv/semantik/documents"}}
+status, _, text = call("POST", "/api/v2/collections/" + collection["id"] + "/sources", source, token=token)
+seen["add a directory source"] = status
+seen["reason"] = text
+print(json.dumps(seen))
+""")
+    finally:
+        admin.call("PATCH", f"/api/v2/users/{user['id']}", {"is_active": False})
+    print(seen)
+    assert seen["add a directory source"] == 403, seen
+    assert seen["list users"] == 403 and seen["make itself an administrator"] == 403, seen
+    assert not LEAK.search(seen["reason"]), seen["reason"]
+
+
+def test_malformed_requests_get_no_stack_trace():
+    answers = on_probe("""
+big = "9" * 40
+cases = {
+    "bad JSON": ("POST", "/api/auth/login", None, "{not json"),
+    "a JSON string": ("POST", "/api/auth/login", None, '"admin"'),
+    "wrong types": ("POST", "/api/auth/login", {"username": 5, "password": ["x"]}, None),
+    "huge refresh token": ("POST", "/api/auth/refresh", {"refresh_token": "x" * 100000}, None),
+    "huge collection id": ("GET", "/api/v2/collections/" + big, None, None),
+    "huge operation id": ("GET", "/api/v2/operations/" + big, None, None),
+    "huge user id": ("PATCH", "/api/v2/users/" + big, {"is_active": False}, None),
+    "unknown route": ("GET", "/api/v2/no-such-thing", None, None),
+    "unknown method": ("DELETE", "/api/auth/login", None, None),
+    "nonsense search": ("POST", "/api/v2/search/single", {"collection_id": [], "query": {}, "k": -1}, None),
+    "garbage token": ("GET", "/api/v2/collections", None, None),
+}
+out = {}
+for label, (method, path, body, raw) in cases.items():
+    token = "garbage.not.a-token" if label == "garbage token" else None
+    status, _, text = call(method, path, body, raw, token)
+    out[label] = [status, text[:2000]]
+print(json.dumps(out))
+""")
+    for label, (status, text) in answers.items():
+        print(f"{label}: {status} {text[:120]}")
+        assert not LEAK.search(text), (label, status, text)
+        assert 400 <= status < 500, (label, status, text)
+
+
+def test_a_burst_of_wrong_passwords_for_the_administrator_is_refused_with_429():
+    username = admin_credentials()[0]
+    result = on_probe(f"""
+tries = []
+for n in range(60):
+    guess = {{"username": {username!r}, "password": "wrong-%d" % n}}
+    status, headers, _ = call("POST", "/api/auth/login", guess)
+    tries.append([status, headers.get("Retry-After"), "X-Correlation-ID" in headers])
+    if status == 429:
+        break
+print(json.dumps(tries))
+""")
+    before = result[:-1]
+    status, retry_after, from_app = result[-1]
+    print(
+        f"{len(before)} wrong-password logins for {username} before the first 429 "
+        f"(answered by {'webui' if from_app else 'nginx'}, Retry-After: {retry_after})"
+    )
+    assert status == 429, result
+    assert all(s == 401 for s, _, _ in before), result
