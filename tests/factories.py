@@ -1,19 +1,45 @@
-"""Small builders for API tests."""
+"""Small builders for API tests.
+
+Accounts are made as the deployment and administrators make them (self-registration is closed):
+"alice" is the administrator, as the first account of an installation is; everyone else is a plain
+user unless ``admin`` says otherwise.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 PASSWORD = "correct-horse-battery"
+ADMIN = "alice"
 
 
-def register(client: Any, username: str = "alice", password: str = PASSWORD) -> dict[str, Any]:
-    response = client.post(
-        "/api/auth/register",
-        json={"username": username, "email": f"{username}@example.org", "password": password},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
+def register(
+    client: Any, username: str = ADMIN, password: str = PASSWORD, admin: bool | None = None
+) -> dict[str, Any]:
+    """Create a user in the database; ``client`` is unused, kept so call sites read as before."""
+    from semantik.shared.db import session_scope
+    from semantik.shared.services import users
+    from semantik.webui.schemas import UserOut
+
+    with session_scope() as session:
+        user = users.create(
+            session,
+            username=username,
+            email=f"{username}@example.org",
+            password=password,
+            is_superuser=username == ADMIN if admin is None else admin,
+        )
+        return UserOut.model_validate(user).model_dump(mode="json")
+
+
+def login_response(username: str, password: str) -> Any:
+    """A login against a webui of its own (no shared client), as a separate program would."""
+    from fastapi.testclient import TestClient
+
+    from semantik.webui.main import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        return client.post("/api/auth/login", json={"username": username, "password": password})
 
 
 def login(client: Any, username: str = "alice", password: str = PASSWORD) -> dict[str, str]:
@@ -22,8 +48,8 @@ def login(client: Any, username: str = "alice", password: str = PASSWORD) -> dic
     return response.json()
 
 
-def auth_headers(client: Any, username: str = "alice") -> dict[str, str]:
-    register(client, username)
+def auth_headers(client: Any, username: str = ADMIN, admin: bool | None = None) -> dict[str, str]:
+    register(client, username, admin=admin)
     return {"Authorization": f"Bearer {login(client, username)['access_token']}"}
 
 

@@ -25,28 +25,35 @@ def test_migrate_brings_an_empty_database_to_head(servers, app_env) -> None:
     engine.dispose()
 
 
-def test_create_user_reads_the_password_from_stdin(db, app_env) -> None:
-    created = _run(
-        "create-user",
-        "root_admin",
-        "admin@example.org",
-        "--superuser",
-        "--password-stdin",
-        env=app_env,
-        stdin="a-long-enough-password\n",
-    )
+def test_create_user_is_idempotent_and_never_changes_a_password(db, app_env) -> None:
+    args = ("create-user", "root_admin", "admin@example.org", "--superuser", "--password-stdin")
+    created = _run(*args, env=app_env, stdin="a-long-enough-password\n")
     assert created.returncode == 0, created.stderr
-    assert "superuser" in created.stdout
-    again = _run(
+    assert created.stdout.startswith("created user root_admin") and "superuser" in created.stdout
+    again = _run(*args, env=app_env, stdin="another-password-entirely\n")
+    assert (again.returncode, again.stdout) == (0, "user root_admin exists; unchanged\n")
+    from factories import login_response
+
+    assert login_response("root_admin", "a-long-enough-password").status_code == 200
+    assert login_response("root_admin", "another-password-entirely").status_code == 401
+
+
+def test_list_and_deactivate_users(db, app_env) -> None:
+    _run(
         "create-user",
-        "root_admin",
-        "admin@example.org",
+        "carol",
+        "carol@example.org",
         "--password-stdin",
         env=app_env,
-        stdin="a-long-enough-password\n",
+        stdin="carols-password\n",
     )
-    assert again.returncode == 1
-    assert "already exists" in again.stderr
+    listed = _run("list-users", env=app_env)
+    assert listed.returncode == 0, listed.stderr
+    assert "carol\tcarol@example.org\tactive\tuser" in listed.stdout
+    assert _run("deactivate-user", "carol", env=app_env).returncode == 0
+    assert "carol\tcarol@example.org\tinactive\tuser" in _run("list-users", env=app_env).stdout
+    missing = _run("deactivate-user", "nobody", env=app_env)
+    assert (missing.returncode, missing.stderr) == (1, "no user nobody\n")
 
 
 def test_a_mode_refuses_to_start_without_its_settings() -> None:

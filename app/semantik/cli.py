@@ -95,31 +95,71 @@ def _check_config(args: argparse.Namespace) -> int:
     return 1 if lines else 0
 
 
-@command("create-user", "create a user (password from --password-stdin or a prompt)")
+@command("create-user", "create a user; a user of that name already there is left unchanged")
 def _create_user(args: argparse.Namespace) -> int:
     from semantik.shared.db import session_scope
     from semantik.shared.errors import SemantikError
-    from semantik.shared.services import auth
+    from semantik.shared.services import users
 
     require("migrate")
+    with session_scope() as session:
+        if users.find(session, args.username) is not None:
+            # Idempotent for the deployment, which runs this on every converge: no password change.
+            print(f"user {args.username} exists; unchanged")
+            return 0
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
     if len(password) < 8:
         print("password must be at least 8 characters", file=sys.stderr)
         return 1
     try:
         with session_scope() as session:
-            user = auth.register(
+            user = users.create(
                 session,
                 username=args.username,
                 email=args.email,
                 password=password,
                 full_name=args.full_name,
-                is_superuser=args.superuser or None,
+                is_superuser=args.superuser,
             )
             print(f"created user {user.username} (id {user.id}{', superuser' if user.is_superuser else ''})")
     except SemantikError as error:
         print(error, file=sys.stderr)
         return 1
+    return 0
+
+
+@command("list-users", "list the users: id, name, email, active, administrator")
+def _list_users(_: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from semantik.shared.db import session_scope
+    from semantik.shared.models import User
+
+    require("migrate")
+    with session_scope() as session:
+        for user in session.scalars(select(User).order_by(User.id)):
+            state = "active" if user.is_active else "inactive"
+            role = "superuser" if user.is_superuser else "user"
+            print(f"{user.id}\t{user.username}\t{user.email}\t{state}\t{role}")
+    return 0
+
+
+@command("deactivate-user", "deactivate a user: its tokens and API keys stop working at once")
+def _deactivate_user(args: argparse.Namespace) -> int:
+    from semantik.shared.db import session_scope
+    from semantik.shared.services import users
+    from semantik.shared.services.auth_state import AuthState
+
+    settings = require("migrate")
+    state = AuthState.from_settings(settings) if settings.redis_url else None
+    with session_scope() as session:
+        user = users.find(session, args.username)
+        if user is None:
+            print(f"no user {args.username}", file=sys.stderr)
+            return 1
+        user.is_active = False
+        users.end_sessions(session, user, state)
+    print(f"deactivated user {args.username}")
     return 0
 
 
@@ -136,6 +176,7 @@ def parser() -> argparse.ArgumentParser:
     user.add_argument("--full-name")
     user.add_argument("--superuser", action="store_true")
     user.add_argument("--password-stdin", action="store_true")
+    sub.choices["deactivate-user"].add_argument("username")
     return root
 
 

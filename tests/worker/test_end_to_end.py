@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from factories import PASSWORD
+from factories import PASSWORD, register
 from worker.conftest import start_process
 from worker.tasks.test_operation_faults import wait_for
 
@@ -26,8 +26,7 @@ QUESTIONS = {
 
 def _api(base: str) -> httpx.Client:
     http = httpx.Client(base_url=base, timeout=30)
-    user = {"username": "endtoend", "email": "e2e@example.org", "password": PASSWORD}
-    assert http.post("/api/auth/register", json=user).status_code == 200
+    register(None, "endtoend", admin=True)  # adds a directory source: an administrator's act
     token = http.post("/api/auth/login", json={"username": "endtoend", "password": PASSWORD}).json()
     http.headers["Authorization"] = f"Bearer {token['access_token']}"
     return http

@@ -78,7 +78,7 @@ def test_invalid_overrides_fail_the_reindex_before_anything_is_built(settings, v
     from semantik.shared.errors import ValidationError
 
     uuid = helpers.make_operation(indexed, OperationType.REINDEX, {"chunk_size": 300, "chunk_overlap": 300})
-    with pytest.raises(ValidationError, match="chunk_overlap must be smaller"):
+    with pytest.raises(ValidationError, match="chunk_overlap must be at most half of chunk_size"):
         run_operation(uuid, settings, vectors)
     assert len(vectors.collections) == 1
 

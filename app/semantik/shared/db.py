@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -15,6 +16,11 @@ from semantik.shared.config import get_settings
 @lru_cache
 def get_engine() -> Engine:
     settings = get_settings()
+    # DB_ECHO raises the engine logger's level instead of echo=True, which adds a handler of its own
+    # beside the service's (every statement twice in the journal). Parameters never reach a log or an
+    # error message: they hold passwords' hashes, tokens' hashes and documents' text.
+    if settings.db_echo:
+        logging.getLogger("sqlalchemy.engine.Engine").setLevel(logging.INFO)
     return create_engine(
         settings.sqlalchemy_url,
         pool_size=settings.db_pool_size,
@@ -22,7 +28,7 @@ def get_engine() -> Engine:
         pool_timeout=settings.db_pool_timeout,
         pool_recycle=settings.db_pool_recycle,
         pool_pre_ping=settings.db_pool_pre_ping,
-        echo=settings.db_echo,
+        hide_parameters=True,
     )
 
 

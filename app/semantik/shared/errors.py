@@ -3,6 +3,8 @@
 
 class SemantikError(Exception):
     status_code = 400
+    # Seconds a client should wait before trying again (sent as Retry-After), where that is known.
+    retry_after: int | None = None
 
 
 class EntityNotFoundError(SemantikError):
@@ -33,6 +35,15 @@ class ValidationError(SemantikError):
 
 class ServiceUnavailableError(SemantikError):
     status_code = 503
+    retry_after = 2
+
+
+class TooManyRequestsError(SemantikError):
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 class AuthenticationError(SemantikError):

@@ -94,6 +94,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
     last_login: Mapped[datetime | None]
+    # Directories (inside DOCUMENT_ALLOWED_ROOTS) an administrator lets this user add as sources.
+    source_roots: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class ApiKey(Base):
@@ -118,6 +120,8 @@ class RefreshToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The login session: every rotation keeps it, and a reused token revokes all of it.
+    family: Mapped[str | None] = mapped_column(String(36), index=True)
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     is_revoked: Mapped[bool] = mapped_column(default=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,26 +14,65 @@ from typing import Any
 import jwt
 from pwdlib import PasswordHash
 
+from semantik.shared.errors import ServiceUnavailableError
+
 _passwords = PasswordHash.recommended()
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "smtk_"
+# How long a login waits for a free hashing slot before it is told to come back.
+HASH_SLOT_WAIT_SECONDS = 10.0
+
+# argon2 takes ~64 MiB and tens of milliseconds per hash: a login flood must queue for a few slots,
+# not hash in every thread of the pool at once (set_hash_concurrency sizes it from the settings).
+_hash_slots = threading.BoundedSemaphore(2)
+
+
+def set_hash_concurrency(slots: int) -> None:
+    global _hash_slots
+    _hash_slots = threading.BoundedSemaphore(slots)
+
+
+def _hashing(work, *args: str):
+    slots = _hash_slots
+    if not slots.acquire(timeout=HASH_SLOT_WAIT_SECONDS):
+        raise ServiceUnavailableError("Too many logins at once; try again in a few seconds")
+    try:
+        return work(*args)
+    finally:
+        slots.release()
 
 
 def hash_password(password: str) -> str:
-    return _passwords.hash(password)
+    return _hashing(_passwords.hash, password)
 
 
 def verify_password(password: str, hashed: str) -> bool:
-    return _passwords.verify(password, hashed)
+    return _hashing(_passwords.verify, password, hashed)
+
+
+@lru_cache(maxsize=1)
+def _decoy_hash() -> str:
+    return _passwords.hash(secrets.token_urlsafe(16))
+
+
+def verify_unknown_user(password: str) -> bool:
+    """Spend what checking a real user's password costs, so timing does not tell who exists."""
+    verify_password(password, _decoy_hash())
+    return False
 
 
 def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def create_token(secret: str, *, user_id: int, username: str, kind: str, ttl: timedelta) -> str:
+def create_token(
+    secret: str, *, user_id: int, username: str, kind: str, ttl: timedelta, family: str | None = None
+) -> str:
+    """A signed token; ``family`` names the login session it belongs to (revoked as a whole)."""
     now = datetime.now(UTC)
     claims: dict[str, Any] = {"sub": username, "user_id": user_id, "type": kind, "iat": now, "exp": now + ttl}
+    if family:
+        claims["fam"] = family
     if kind == "refresh":
         claims["jti"] = secrets.token_urlsafe(24)
     return jwt.encode(claims, secret, algorithm=ALGORITHM)

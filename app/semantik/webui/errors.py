@@ -21,11 +21,13 @@ def _correlation_id(request: Request) -> str:
     return getattr(request.state, "correlation_id", None) or uuid.uuid4().hex[:12]
 
 
-def _body(request: Request, status: int, detail: object) -> JSONResponse:
+def _body(request: Request, status: int, detail: object, retry_after: int | None = None) -> JSONResponse:
     cid = _correlation_id(request)
     headers = {HEADER: cid}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse({"detail": detail, "reference": f"ERR-{cid}"}, status_code=status, headers=headers)
 
 
@@ -64,7 +66,7 @@ def install(app: FastAPI) -> None:
         status = error.status_code
         if isinstance(error, AuthenticationError) and str(error) == "Inactive user":
             status = 403
-        return _body(request, status, str(error))
+        return _body(request, status, str(error), error.retry_after)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:

@@ -82,6 +82,33 @@ class UserOut(Out):
     created_at: datetime
     updated_at: datetime | None
     last_login: datetime | None
+    source_roots: list[str] = []
+
+    @field_validator("source_roots", mode="before")
+    @classmethod
+    def _none_is_empty(cls, roots: list[str] | None) -> list[str]:
+        return roots or []
+
+
+class UserCreate(RegisterIn):
+    is_superuser: bool = False
+
+
+SourceRoot = Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class UserPatch(Strict):
+    is_active: bool | None = None
+    is_superuser: bool | None = None
+    # Directories under DOCUMENT_ALLOWED_ROOTS the user may add as sources ([] takes them away).
+    source_roots: list[SourceRoot] | None = Field(None, max_length=20)
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
+    total: int
+    page: int
+    per_page: int
 
 
 class TokenOut(BaseModel):
@@ -97,7 +124,8 @@ class MessageOut(BaseModel):
 # -- API keys ----------------------------------------------------------------------------------
 class ApiKeyIn(Strict):
     name: str = Field(min_length=1, max_length=100)
-    expires_in_days: int = Field(365, ge=1, le=3650)
+    # Unset: the longest lifetime allowed (API_KEY_MAX_LIFETIME_DAYS).
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
 
 
 class ApiKeyPatch(Strict):
@@ -157,8 +185,8 @@ class CollectionCreate(CollectionFields):
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> CollectionCreate:
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        if 2 * self.chunk_overlap > self.chunk_size:  # more would embed most text twice or more
+            raise ValueError("chunk_overlap must be at most half of chunk_size")
         return self
 
 

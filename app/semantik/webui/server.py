@@ -33,6 +33,7 @@ def serve(settings: Settings) -> None:
             "accesslog": "-",
             "graceful_timeout": 30,
             "timeout": 120,
-            "forwarded_allow_ips": "127.0.0.1",
+            # Only these proxies may name the client (login limits count per client address).
+            "forwarded_allow_ips": settings.webui_forwarded_allow_ips,
         }
     ).run()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from semantik.shared.config import Settings
 from semantik.shared.db import session_scope
@@ -55,14 +54,16 @@ def target_for(settings: Settings, collection: Collection, vector_store_name: st
         chunk_overlap=collection.chunk_overlap,
         max_bytes=max_bytes(settings),
         embed_batch=settings.ingest_embed_batch,
+        max_chunks=settings.max_chunks_per_document,
+        max_pdf_pages=settings.max_pdf_pages,
+        parse_timeout=settings.parse_timeout_seconds,
     )
 
 
 def scan(settings: Settings, source: SourceRef) -> list[FoundFile]:
     """The source's files; its path is checked against the allowed roots again, as it may have moved."""
-    roots = settings.document_allowed_roots
-    root = resolve_source_path(source.path, roots)
-    return scan_directory(Path(root), recursive=source.recursive, roots=roots, max_bytes=max_bytes(settings))
+    root = resolve_source_path(source.path, settings.document_allowed_roots)
+    return scan_directory(root, recursive=source.recursive, max_bytes=max_bytes(settings))
 
 
 def _batches(items: list, size: int) -> list[list]:

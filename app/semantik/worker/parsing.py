@@ -9,7 +9,14 @@ from __future__ import annotations
 import codecs
 import io
 import logging
+import math
 import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePath
 
@@ -122,7 +129,65 @@ def html_to_text(markup: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def pdf_to_text(data: bytes) -> str:
+@dataclass
+class Deadline:
+    """When a parse must be over; ``check`` is the cooperative half, the alarm in ``time_limit`` the other."""
+
+    seconds: float
+    ends: float
+    armed: bool = True
+
+    def message(self) -> str:
+        return f"parsing took longer than {self.seconds:g} s (PARSE_TIMEOUT_SECONDS)"
+
+    def check(self) -> None:
+        if time.monotonic() > self.ends:
+            raise ParseError("parse_timeout", self.message())
+
+
+class _Expired(BaseException):
+    """Raised by the alarm; a BaseException, so a library's ``except Exception`` cannot swallow it."""
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[Deadline]:
+    """A deadline that also interrupts pure-Python work through SIGALRM where that is possible.
+
+    Only the main thread receives signals (a Celery prefork child runs its tasks there); elsewhere, or
+    when someone else's ITIMER_REAL is running, only the cooperative checks hold.
+    """
+    limit = math.inf if seconds is None else seconds
+    deadline = Deadline(limit, time.monotonic() + limit)
+    interrupt = (
+        seconds is not None
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+        and signal.getsignal(signal.SIGALRM) is not None  # None: a handler Python could not restore
+    )
+    if not interrupt:
+        yield deadline
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        if deadline.armed:
+            raise _Expired
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        try:
+            yield deadline
+        finally:
+            try:
+                deadline.armed = False  # an alarm due from here on is ignored
+            finally:  # one-shot timer: once it has fired, nothing can interrupt this
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+    except _Expired:  # also when it fired just as the parse ended: the time was over all the same
+        raise ParseError("parse_timeout", deadline.message()) from None
+
+
+def pdf_to_text(data: bytes, max_pages: int | None = None, deadline: Deadline | None = None) -> str:
     from pypdf import PdfReader
 
     # pypdf logs every recoverable defect at WARNING; a failed document already says what went wrong.
@@ -131,7 +196,15 @@ def pdf_to_text(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise ParseError("encrypted", "the PDF is encrypted with a password")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        count = len(reader.pages)
+        if max_pages is not None and count > max_pages:
+            message = f"{count} pages is over the {max_pages}-page limit (MAX_PDF_PAGES)"
+            raise ParseError("too_many_pages", message)
+        pages = []
+        for page in reader.pages:
+            if deadline is not None:
+                deadline.check()  # between pages: holds where the alarm cannot
+            pages.append(page.extract_text() or "")
     except ParseError:
         raise
     except Exception as error:  # pypdf raises many types for one cause: a damaged file
@@ -139,18 +212,28 @@ def pdf_to_text(data: bytes) -> str:
     return "\n\n".join(page.strip() for page in pages if page.strip())
 
 
-def extract_text(data: bytes, kind: str | None, path: str) -> str:
+def extract_text(
+    data: bytes,
+    kind: str | None,
+    path: str,
+    *,
+    max_pdf_pages: int | None = None,
+    timeout: float | None = None,
+) -> str:
+    """The document's text; ``timeout`` seconds (PARSE_TIMEOUT_SECONDS) bound the parse, None: no limit."""
     if kind is None:
         suffix = PurePath(path).suffix or "(none)"
         raise ParseError("unsupported_type", f"unsupported file type {suffix}")
     if not data:
         raise ParseError("empty", "the file is empty")
-    if kind == "pdf":
-        text = pdf_to_text(data)
-    elif kind == "html":
-        text = html_to_text(decode_text(data))
-    else:
-        text = decode_text(data)
+    with time_limit(timeout) as deadline:
+        if kind == "pdf":
+            text = pdf_to_text(data, max_pdf_pages, deadline)
+        elif kind == "html":
+            text = html_to_text(decode_text(data))
+        else:
+            text = decode_text(data)
+        deadline.check()
     if not text.strip():
         raise ParseError("empty", "no text to index" + (" (a scanned PDF?)" if kind == "pdf" else ""))
     return text

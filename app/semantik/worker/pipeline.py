@@ -35,6 +35,9 @@ class Target:
     chunk_overlap: int
     max_bytes: int
     embed_batch: int
+    max_chunks: int  # MAX_CHUNKS_PER_DOCUMENT
+    max_pdf_pages: int  # MAX_PDF_PAGES
+    parse_timeout: float  # PARSE_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -79,13 +82,24 @@ def prepare(file: FoundFile, known: Known | None, target: Target, force: bool) -
         outcome.error_category, outcome.error_message = known.error_category, known.error_message
         return outcome
     try:
-        text = parsing.extract_text(content.data, kind, file.path)
+        text = parsing.extract_text(
+            content.data, kind, file.path, max_pdf_pages=target.max_pdf_pages, timeout=target.parse_timeout
+        )
+        outcome.chunks = _chunks(text, target)
     except parsing.ParseError as error:
         outcome.error_category, outcome.error_message = error.category, str(error)
         return outcome
-    outcome.chunks = chunking.split_text(text, target.chunk_size, target.chunk_overlap)
     outcome.status, outcome.chunk_count = DocumentStatus.COMPLETED, len(outcome.chunks)
     return outcome
+
+
+def _chunks(text: str, target: Target) -> list[chunking.Chunk]:
+    """The text's chunks; too many of them fail the document instead of multiplying the embedding work."""
+    chunks = chunking.split_text(text, target.chunk_size, target.chunk_overlap)
+    if len(chunks) > target.max_chunks:
+        limit = f"the {target.max_chunks}-chunk limit per document (MAX_CHUNKS_PER_DOCUMENT)"
+        raise parsing.ParseError("too_many_chunks", f"{len(chunks)} chunks is over {limit}")
+    return chunks
 
 
 def _payload(target: Target, outcome: Outcome, chunk: chunking.Chunk, point_id: str) -> dict[str, Any]:

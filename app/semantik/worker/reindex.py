@@ -32,8 +32,8 @@ def chunking_settings(collection: Collection, overrides: dict) -> tuple[int, int
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ValidationError(f"reindex override {name} must be an integer from {low} to {high}")
         chosen[name] = value
-    if chosen["chunk_overlap"] >= chosen["chunk_size"]:
-        raise ValidationError("reindex override chunk_overlap must be smaller than chunk_size")
+    if 2 * chosen["chunk_overlap"] > chosen["chunk_size"]:  # more would embed most text twice or more
+        raise ValidationError("reindex override chunk_overlap must be at most half of chunk_size")
     return chosen["chunk_size"], chosen["chunk_overlap"]
 
 

@@ -28,7 +28,7 @@ from semantik.shared.models import (
     User,
     new_uuid,
 )
-from semantik.shared.services import operations
+from semantik.shared.services import operations, users
 from semantik.shared.services.paths import resolve_source_path
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def add_source(
     raw_path = source_config.get("path")
     if not isinstance(raw_path, str):
         raise ValidationError("source_config.path (or source_path) is required for a directory source")
-    real = resolve_source_path(raw_path, roots)
+    real = resolve_source_path(raw_path, users.source_roots_for(user, roots))
     collection = get_owned(session, user, collection_id, lock=True)
     _require_idle(session, collection, (CollectionStatus.PENDING, CollectionStatus.READY))
     config = {**source_config, "path": str(real)}
@@ -191,7 +191,10 @@ def remove_source(session: Session, user: User, collection_id: str, source_path:
 
 
 def reindex(session: Session, user: User, collection_id: str, overrides: dict[str, Any]) -> Operation:
+    from semantik.worker.reindex import chunking_settings  # the worker's own check, run up front
+
     collection = get_owned(session, user, collection_id, lock=True)
+    chunking_settings(collection, overrides)
     _require_idle(session, collection, (CollectionStatus.READY,))
     collection.status = CollectionStatus.PROCESSING
     return operations.start(session, collection, user, OperationType.REINDEX, overrides)

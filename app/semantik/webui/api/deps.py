@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 
 from semantik.shared.config import Settings
 from semantik.shared.db import end_session, has_work, new_session
-from semantik.shared.errors import AuthenticationError
+from semantik.shared.errors import AccessDeniedError, AuthenticationError
 from semantik.shared.models import User
 from semantik.shared.security import looks_like_jwt
 from semantik.shared.services import api_keys, auth
+from semantik.shared.services.auth_state import AuthState
 from semantik.shared.vecpipe_client import VecpipeClient
 
 _bearer = HTTPBearer(auto_error=False)
@@ -57,24 +58,50 @@ async def get_vecpipe(request: Request) -> VecpipeClient:
     return request.app.state.vecpipe
 
 
+async def get_auth_state(request: Request) -> AuthState:
+    return request.app.state.auth_state
+
+
+async def client_address(request: Request) -> str:
+    """The client's address: the peer's, or the one a trusted proxy (WEBUI_FORWARDED_ALLOW_IPS) names."""
+    return request.client.host if request.client else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # Commit before the response leaves, so a client never reads behind its own write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 VecpipeDep = Annotated[VecpipeClient, Depends(get_vecpipe)]
+AuthStateDep = Annotated[AuthState, Depends(get_auth_state)]
+ClientAddress = Annotated[str, Depends(client_address)]
 
 
 def current_user(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    state: AuthStateDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """A JWT (exactly two dots) or an API key, both as `Authorization: Bearer ...`."""
+    """A JWT (exactly two dots) or an API key, both as `Authorization: Bearer ...`.
+
+    The access token's login session is left in ``request.state.token_family`` for logout.
+    """
     if credentials is None or not credentials.credentials:
         raise AuthenticationError("Not authenticated")
     token = credentials.credentials
     if looks_like_jwt(token):
-        return auth.user_from_access_token(session, settings, token)
+        user, request.state.token_family = auth.user_from_access_token(session, settings, state, token)
+        return user
     return api_keys.user_from_api_key(session, token)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def current_superuser(user: CurrentUser) -> User:
+    if not user.is_superuser:
+        raise AccessDeniedError("Only an administrator can do this")
+    return user
+
+
+CurrentSuperuser = Annotated[User, Depends(current_superuser)]

@@ -1,39 +1,51 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Request
 
+from semantik.shared.errors import ValidationError
 from semantik.shared.services import auth
-from semantik.webui.api.deps import CurrentUser, SessionDep, SettingsDep
+from semantik.webui.api.deps import AuthStateDep, ClientAddress, CurrentUser, SessionDep, SettingsDep
 from semantik.webui.schemas import LoginIn, MessageOut, RefreshIn, RegisterIn, TokenOut, UserOut
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/register", response_model=UserOut)
-def register(body: RegisterIn, session: SessionDep) -> object:
-    return auth.register(
-        session, username=body.username, email=body.email, password=body.password, full_name=body.full_name
-    )
+def register(body: RegisterIn, session: SessionDep, settings: SettingsDep) -> object:
+    return auth.register(session, settings, **body.model_dump())
 
 
 @router.post("/login", response_model=TokenOut)
-def login(body: LoginIn, session: SessionDep, settings: SettingsDep) -> object:
-    return auth.login(session, settings, body.username, body.password)
+def login(
+    body: LoginIn, session: SessionDep, settings: SettingsDep, state: AuthStateDep, address: ClientAddress
+) -> object:
+    return auth.login(session, settings, state, body.username, body.password, address)
 
 
 @router.post("/refresh", response_model=TokenOut)
 def refresh(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    state: AuthStateDep,
     body: RefreshIn | None = Body(None),
-    refresh_token: str | None = Query(None, max_length=4096),
 ) -> object:
-    return auth.refresh(session, settings, (body.refresh_token if body else None) or refresh_token)
+    # URLs end up in access logs, proxies and browser history: a refresh token there is leaked.
+    if "refresh_token" in request.query_params:
+        raise ValidationError("refresh_token is not accepted in the query string; send it in the JSON body")
+    return auth.refresh(session, settings, state, body.refresh_token if body else None)
 
 
 @router.post("/logout", response_model=MessageOut)
-def logout(user: CurrentUser, session: SessionDep, body: RefreshIn | None = Body(None)) -> object:
-    auth.logout(session, user, body.refresh_token if body else None)
+def logout(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    state: AuthStateDep,
+    body: RefreshIn | None = Body(None),
+) -> object:
+    family = getattr(request.state, "token_family", None)
+    auth.logout(session, state, user, family, body.refresh_token if body else None)
     return {"message": "Successfully logged out"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from semantik.shared.db import get_engine
 from semantik.webui.api.deps import SettingsDep, VecpipeDep
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/health", tags=["health"])
 CHECK_SECONDS = 5.0
 _pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="readyz")
@@ -47,8 +49,10 @@ def _status(check, argument: Any) -> dict[str, Any]:
         return {"status": "healthy", "message": future.result(timeout=CHECK_SECONDS)}
     except FutureTimeout:
         return {"status": "unhealthy", "message": f"no answer within {CHECK_SECONDS:.0f} s"}
-    except Exception as error:  # any failure of a dependency makes it unready, with the reason
-        return {"status": "unhealthy", "message": f"{error.__class__.__name__}: {error}"[:300]}
+    except Exception as error:  # any failure of a dependency makes it unready
+        # The answer is unauthenticated: it names the component; the reason goes to the log only.
+        log.warning("readiness: %s failed: %s: %s", check.__name__, error.__class__.__name__, error)
+        return {"status": "unhealthy", "message": "not reachable or not working (see the webui's log)"}
 
 
 @router.get("/readyz")
@@ -61,7 +65,11 @@ def readyz(settings: SettingsDep, vecpipe: VecpipeDep) -> JSONResponse:
     if services["vecpipe"]["status"] == "healthy":
         vecpipe_health = services["vecpipe"].pop("message")
         services["vecpipe"]["message"] = vecpipe_health.get("status", "healthy")
-        services["vecpipe"]["components"] = vecpipe_health.get("components", {})
+        # Each component's state, not its details (model, device, errors): this answer is public.
+        components = vecpipe_health.get("components", {})
+        services["vecpipe"]["components"] = {
+            name: {"status": c.get("status")} for name, c in components.items()
+        }
     failing = sorted(name for name, state in services.items() if state["status"] != "healthy")
     body = {"ready": not failing, "check": "readiness", "services": services}
     if failing:
