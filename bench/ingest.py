@@ -141,11 +141,11 @@ def new_collection() -> tuple[str, int]:
     """A collection made as the webui makes one, its index operation done by the worker."""
     from semantik.shared.db import session_scope
     from semantik.shared.migrations import upgrade
-    from semantik.shared.services import auth, collections
+    from semantik.shared.services import collections, users
 
     upgrade("head")
     with session_scope() as session:
-        user = auth.register(session, username="bench", email="bench@example.org", password="bench-password")
+        user = users.create(session, username="bench", email="bench@example.org", password="bench-password")
         fields = {
             "name": "bench",
             "embedding_model": "all-MiniLM-L6-v2",

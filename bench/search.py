@@ -92,7 +92,11 @@ def main() -> None:
         raise
     try:
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-        api.post("/api/auth/register", json={"username": "bench", "email": "b@example.org", "password": KEY})
+        from semantik.shared.db import session_scope
+        from semantik.shared.services import users
+
+        with session_scope() as session:  # registration is closed: the bench user is made as an admin would
+            users.create(session, username="bench", email="b@example.org", password=KEY)
         token = api.post("/api/auth/login", json={"username": "bench", "password": KEY}).json()[
             "access_token"
         ]

@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from support.caches import reset_caches  # noqa: E402
 from support.servers import (  # noqa: E402
     Postgres,
     Redis,
@@ -42,18 +43,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
-
-
-def reset_caches() -> None:
-    """Forget settings, engine and clients built from an earlier environment."""
-    from semantik.shared import config, db, queue
-
-    config.get_settings.cache_clear()
-    if db.get_engine.cache_info().currsize:
-        db.get_engine().dispose()
-    db.get_engine.cache_clear()
-    db._session_factory.cache_clear()
-    queue.client.cache_clear()
 
 
 @pytest.fixture(scope="session")

@@ -48,9 +48,21 @@ def login(client: Any, username: str = "alice", password: str = PASSWORD) -> dic
     return response.json()
 
 
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
 def auth_headers(client: Any, username: str = ADMIN, admin: bool | None = None) -> dict[str, str]:
     register(client, username, admin=admin)
     return {"Authorization": f"Bearer {login(client, username)['access_token']}"}
+
+
+def api_key_headers(client: Any, username: str = ADMIN) -> dict[str, str]:
+    """Headers with an API key, which is checked in the database alone: it keeps working while Redis
+    is down (a login session's token is checked against Redis and refused then)."""
+    created = client.post("/api/v2/api-keys", json={"name": "tests"}, headers=auth_headers(client, username))
+    assert created.status_code == 201, created.text
+    return bearer(created.json()["api_key"])
 
 
 def create_collection(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -84,7 +86,7 @@ def test_redis_rdb_comes_from_a_new_bgsave_and_restores_into_an_aof_server(
     # restore makes the RDB the AOF's base.
     data = tmp_path / "restored"
     data.mkdir()
-    tool.restore_redis(rdb, data, aof=True, owner="")
+    tool.restore_redis(rdb, data, aof=True)
     port = free_port()
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", ""]
@@ -147,6 +149,7 @@ def fake_partial(root: Path, name: str) -> Path:
     )
     (partial / "vectors/c1").mkdir(parents=True)
     (partial / "vectors/c1/c1-x.snapshot").write_bytes(b"tar" * 100)
+    (partial / "vectors/c1/c1-x.snapshot.checksum").write_text("0" * 64)
     (partial / "vectors/info.json").write_text(
         json.dumps({"collections": [{"name": "c1", "points": 12, "snapshot": "c1-x.snapshot"}]})
     )
@@ -260,3 +263,286 @@ def test_vecpipe_refusal_is_a_clear_error(vecpipe_server: str, tmp_path: Path, m
     monkeypatch.setenv("INTERNAL_API_KEY", "wrong-key")
     with pytest.raises(tool.BackupError, match="vecpipe GET /collections: 401"):
         tool.backup_vectors(tmp_path, vecpipe_server, None, None)
+
+
+# --- Privacy: modes, staging names, placing files as root, checks where a copy lands ----------------
+
+NAME = "20261129T010000Z"
+AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+NOBODY = 65534
+
+
+def modes(top: Path) -> dict[str, str]:
+    """Every path under top (and top) -> its mode, octal, without following links."""
+    found = {".": oct(stat.S_IMODE(top.lstat().st_mode))}
+    for path in top.rglob("*"):
+        found[str(path.relative_to(top))] = oct(stat.S_IMODE(path.lstat().st_mode))
+    return found
+
+
+def not_private(top: Path) -> dict[str, str]:
+    """What under top is not a 0700 directory or a 0600 regular file."""
+    wrong = {}
+    for relative, mode in modes(top).items():
+        info = (top / relative).lstat()
+        kind = "dir" if stat.S_ISDIR(info.st_mode) else "file" if stat.S_ISREG(info.st_mode) else "other"
+        if (kind, mode) not in {("dir", "0o700"), ("file", "0o600")}:
+            wrong[relative] = f"{kind} {mode}"
+    return wrong
+
+
+def flip(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def loose_umask():
+    """The umask most shells have: what the tool writes must be private without help from it."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_every_file_and_directory_of_a_backup_is_private(
+    pg_env: Postgres, redis_server: Redis, tmp_path: Path, monkeypatch, loose_umask
+):
+    monkeypatch.setenv("REDISCLI_AUTH", redis_server.password)
+    pg_env.create_database("backup_private")
+    psql(pg_env, "backup_private", "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)")
+    psql(pg_env, "backup_private", "INSERT INTO alembic_version VALUES ('r1')")
+    config = tmp_path / "etc/semantik.env"
+    config.parent.mkdir()
+    config.write_text("WEBUI_PORT=8080\n")
+    root = tmp_path / "backups/dev"
+    root.mkdir(parents=True)
+    partial = root / f"{NAME}.partial"
+
+    # What the steps write on a host (the part Ansible fetches) is private already.
+    tool.backup_postgres(partial, "backup_private", user="")
+    tool.backup_redis(partial, redis_server.root / "dump.rdb", "127.0.0.1", redis_server.port)
+    tool.backup_config(partial, "host1", [str(config)])
+    assert {"postgres/backup_private.dump", "redis/dump.rdb", "config/host1"} <= set(modes(partial))
+    assert not_private(partial) == {}
+
+    # A part as Ansible's fetch leaves it on the controller (the controller's umask): the seal fixes it.
+    (partial / "vectors/c1").mkdir(parents=True, mode=0o755)
+    (partial / "vectors/c1/c1-x.snapshot").write_bytes(b"tar")
+    (partial / "vectors/info.json").write_text(
+        json.dumps({"collections": [{"name": "c1", "points": 1, "snapshot": "c1-x.snapshot"}]})
+    )
+    root.chmod(0o755)
+    backup = tool.seal(partial, keep=7, environment="dev")
+
+    assert (backup / "manifest.json").is_file() and "vectors/c1/c1-x.snapshot" in modes(root / NAME)
+    assert not_private(root) == {}
+
+
+def test_the_tool_runs_with_umask_077_and_gives_the_callers_back(tmp_path: Path, monkeypatch, loose_umask):
+    seen = []
+
+    def verify(backup, parts=None):
+        seen.append(os.umask(0o077))
+        return []
+
+    monkeypatch.setattr(tool, "verify", verify)
+    tool.seal(fake_partial(tmp_path, NAME), keep=7, environment="dev")
+    assert tool.main(["verify", str(tmp_path), NAME]) == 0
+    assert seen == [0o077] and os.umask(0o022) == 0o022
+
+
+def test_a_link_in_a_backup_is_refused_at_the_seal(tmp_path: Path):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:secret")
+    partial = fake_partial(tmp_path / "backups", NAME)
+    (partial / "redis/dump.rdb").unlink()
+    (partial / "redis/dump.rdb").symlink_to(secret)
+
+    with pytest.raises(tool.BackupError, match=r"redis/dump.rdb: not a regular file"):
+        tool.seal(partial, keep=7, environment="dev")
+    assert not (partial / "manifest.json").exists()
+
+
+def run_role_staging(tmp_path: Path, run: int) -> dict[str, str]:
+    """The role's checks (the controller's staging directory for a backup host) and install.yml
+    (a step's scratch directory on a host), run by ansible-playbook on this machine."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+        f"backuphost ansible_connection=local ansible_python_interpreter={sys.executable}\n"
+    )
+    playbook = tmp_path / "staging.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - {ansible.builtin.include_role: {name: backup}}\n"
+        "    - {ansible.builtin.include_role: {name: backup, tasks_from: install}}\n"
+        "    - ansible.builtin.copy:\n"
+        "        content: \"{{ {'local': __backup_local, 'work': __backup_scratch.path} | to_json }}\"\n"
+        f"        dest: {tmp_path}/paths-{run}.json\n"
+    )
+    for name in ("ctl-tmp", "bin"):
+        (tmp_path / name).mkdir(exist_ok=True)
+    extra = {
+        "backup_target_host": "backuphost",
+        "backup_root": "/var/backups/semantik-test",
+        "backup_redis_password": "x",
+        "backup_tool": str(tmp_path / "bin/semantik-backup"),
+        "backup_work_dir": str(tmp_path / "work"),
+    }
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)]
+        + ["-e", json.dumps(extra)],
+        cwd=TOOL_PATH.parents[3],
+        env={**os.environ, "TMPDIR": str(tmp_path / "ctl-tmp"), "ANSIBLE_NOCOLOR": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return json.loads((tmp_path / f"paths-{run}.json").read_text())
+
+
+@AS_ROOT
+def test_staging_directories_have_private_unpredictable_names(tmp_path: Path):
+    first, second = (run_role_staging(tmp_path, run) for run in (1, 2))
+
+    for kind, parent in (("local", tmp_path / "ctl-tmp"), ("work", tmp_path / "work")):
+        # The controller's: <random>/<stamp>.partial; a host's scratch directory: <stamp>.<random>.
+        made = [Path(paths[kind]) for paths in (first, second)]
+        staging = [path.parent if kind == "local" else path for path in made]
+        assert staging[0] != staging[1], kind
+        for path in staging:
+            assert path.parent == parent and path.is_dir(), kind
+            assert oct(stat.S_IMODE(path.stat().st_mode)) == "0o700", kind
+            # Not the old fixed names: TMPDIR/<stamp>.partial, backup_work_dir/<stamp>.
+            assert not tool.NAME_PATTERN.match(path.name.removesuffix(".partial")), path
+    assert oct(stat.S_IMODE((tmp_path / "work").stat().st_mode)) == "0o700"
+
+
+def test_restore_redis_refuses_to_write_through_a_link_naming_it(tmp_path: Path):
+    rdb = tmp_path / "backup.rdb"
+    rdb.write_bytes(b"REDIS0011 restored")
+    data = tmp_path / "redis"
+    data.mkdir()
+    (data / "dump.rdb").write_bytes(b"REDIS0011 current")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep").write_text("root's file")
+
+    # The AOF directory, a link to another directory (the restore would empty and fill it).
+    (data / "appendonlydir").symlink_to(elsewhere)
+    with pytest.raises(tool.BackupError, match=f"{data}/appendonlydir is a symbolic link"):
+        tool.restore_redis(rdb, data, aof=True)
+    assert (data / "dump.rdb").read_bytes() == b"REDIS0011 current"  # nothing replaced
+    assert sorted(os.listdir(data)) == ["appendonlydir", "dump.rdb"]
+    assert os.listdir(elsewhere) == ["keep"]
+
+    # dump.rdb, a link to a file root would overwrite.
+    (data / "appendonlydir").unlink()
+    (data / "dump.rdb").unlink()
+    (data / "dump.rdb").symlink_to(elsewhere / "keep")
+    assert tool.main(["restore-redis", str(rdb), "--redis-dir", str(data), "--aof"]) == 1
+    assert (elsewhere / "keep").read_text() == "root's file"
+    assert sorted(os.listdir(data)) == ["dump.rdb"]
+
+    # The directory itself reached through a link, and a link swapped in after the check.
+    link = tmp_path / "redis-link"
+    link.symlink_to(data)
+    with pytest.raises(tool.BackupError, match=f"{link} is a symbolic link"):
+        tool.restore_redis(rdb, link, aof=False)
+    with pytest.raises(tool.BackupError, match=f"{link} is a symbolic link or not a directory"):
+        tool.open_dir(link)
+
+
+@AS_ROOT
+def test_restored_redis_files_belong_to_the_owner_of_redis_directory(tmp_path: Path):
+    rdb = tmp_path / "backup.rdb"
+    rdb.write_bytes(b"REDIS0011 restored")
+    data = tmp_path / "redis"
+    (data / "appendonlydir").mkdir(parents=True)
+    (data / "appendonlydir/appendonly.aof.3.incr.aof").write_bytes(b"old")
+    os.chown(data, NOBODY, NOBODY)
+
+    tool.restore_redis(rdb, data, aof=True)
+
+    placed = [data / "dump.rdb", data / "appendonlydir", *(data / "appendonlydir").iterdir()]
+    assert sorted(path.name for path in placed[2:]) == [
+        "appendonly.aof.1.base.rdb",
+        "appendonly.aof.1.incr.aof",
+        "appendonly.aof.manifest",
+    ]
+    assert {(path.lstat().st_uid, path.lstat().st_gid) for path in placed} == {(NOBODY, NOBODY)}
+    assert (data / "dump.rdb").read_bytes() == rdb.read_bytes()
+    assert sorted(os.listdir(data)) == ["appendonlydir", "dump.rdb"]  # no temporary file left
+
+
+def test_snapshots_are_never_placed_through_a_link(tmp_path: Path, capsys):
+    backup = tool.seal(fake_partial(tmp_path / "backups", NAME), keep=7, environment="dev")
+    store = tmp_path / "store"
+    store.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    (store / "snapshots").symlink_to(elsewhere)
+    assert tool.main(["place-snapshots", str(backup), "--snapshots-dir", str(store / "snapshots")]) == 1
+    assert f"{store}/snapshots is a symbolic link" in capsys.readouterr().err
+    assert os.listdir(elsewhere) == []
+
+    (store / "snapshots").unlink()
+    (store / "snapshots").mkdir()
+    (store / "snapshots/c1").symlink_to(elsewhere)
+    with pytest.raises(tool.BackupError, match=f"{store}/snapshots/c1 is a symbolic link"):
+        tool.place_snapshots(backup, store / "snapshots")
+    assert os.listdir(elsewhere) == []
+
+
+@AS_ROOT
+def test_snapshots_are_placed_as_the_owner_of_the_snapshot_directory(tmp_path: Path):
+    backup = tool.seal(fake_partial(tmp_path / "backups", NAME), keep=7, environment="dev")
+    snapshots = tmp_path / "store/snapshots"
+    snapshots.mkdir(parents=True)
+    os.chown(snapshots, NOBODY, NOBODY)
+
+    placed = tool.place_snapshots(backup, snapshots)
+
+    assert sorted(path.name for path in placed) == ["c1-x.snapshot", "c1-x.snapshot.checksum"]
+    for path in [snapshots / "c1", *placed]:
+        assert (path.lstat().st_uid, path.lstat().st_gid) == (NOBODY, NOBODY), path
+    assert (snapshots / "c1/c1-x.snapshot").read_bytes() == (backup / "vectors/c1/c1-x.snapshot").read_bytes()
+
+    # A wiped store lost its snapshot directory: made again, owned like the store's directory.
+    shutil.rmtree(snapshots)
+    os.chown(snapshots.parent, NOBODY + 1, NOBODY + 1)
+    tool.place_snapshots(backup, snapshots)
+    assert {(path.lstat().st_uid, path.lstat().st_gid) for path in [snapshots, *snapshots.rglob("*")]} == {
+        (NOBODY + 1, NOBODY + 1)
+    }
+
+
+def test_a_copy_changed_in_transfer_is_caught_where_it_lands(tmp_path: Path, capsys):
+    # Sealed on the controller, then copied to a backup host; one byte changes on the way.
+    sealed = tool.seal(fake_partial(tmp_path / "controller", NAME), keep=1, environment="dev")
+    landed = tmp_path / "backup-host" / f"{NAME}.partial"
+    shutil.copytree(sealed, landed)
+    flip(landed / "redis/dump.rdb")
+
+    assert tool.main(["accept", str(landed), "--keep=7"]) == 1
+    assert "redis/dump.rdb: sha256 differs from the manifest" in capsys.readouterr().err
+    assert landed.is_dir() and not (landed.parent / NAME).exists()  # never named, never restored
+
+    shutil.rmtree(landed)
+    shutil.copytree(sealed, landed)
+    assert tool.main(["accept", str(landed), "--keep=7"]) == 0
+    assert tool.find(landed.parent, "latest").name == NAME and not_private(landed.parent) == {}
+
+    # A restore step receives its part and the manifest on its host, and checks them there.
+    received = tmp_path / "scratch" / NAME
+    (received / "redis").mkdir(parents=True)
+    for relative in ("manifest.json", "redis/dump.rdb"):
+        shutil.copyfile(sealed / relative, received / relative)
+    assert tool.main(["verify", str(received.parent), NAME, "--part=redis"]) == 0
+    flip(received / "redis/dump.rdb")
+    assert tool.main(["verify", str(received.parent), NAME, "--part=redis"]) == 1
+    assert "redis/dump.rdb: sha256 differs from the manifest" in capsys.readouterr().err
+    # A part the manifest does not have is no part at all.
+    assert tool.verify(received, ["redix"]) == ["redix: no such part in the manifest"]

@@ -15,26 +15,12 @@ from sqlalchemy.orm import Session
 
 from semantik.shared.config import Settings
 from semantik.shared.db import session_scope
-from semantik.shared.errors import EntityNotFoundError, ValidationError
+from semantik.shared.errors import EntityNotFoundError
 from semantik.shared.models import Collection, CollectionSource, Document
+from semantik.shared.services.collections import chunking_settings
 from semantik.worker import endings, lifecycle, records
 from semantik.worker.ingest import SourceRef, Staged, ingest_sources, target_for
 from semantik.worker.lifecycle import Claim
-
-LIMITS = {"chunk_size": (100, 10000), "chunk_overlap": (0, 1000)}
-
-
-def chunking_settings(collection: Collection, overrides: dict) -> tuple[int, int]:
-    """Chunk size and overlap for the new build: the collection's, with valid overrides applied."""
-    chosen = {"chunk_size": collection.chunk_size, "chunk_overlap": collection.chunk_overlap}
-    for name, (low, high) in LIMITS.items():
-        value = overrides.get(name, chosen[name])
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValidationError(f"reindex override {name} must be an integer from {low} to {high}")
-        chosen[name] = value
-    if 2 * chosen["chunk_overlap"] > chosen["chunk_size"]:  # more would embed most text twice or more
-        raise ValidationError("reindex override chunk_overlap must be at most half of chunk_size")
-    return chosen["chunk_size"], chosen["chunk_overlap"]
 
 
 def staging_name(collection: Collection, claim: Claim) -> str:

@@ -6,6 +6,7 @@ its restore is refused; then the timer's service runs once.
 """
 
 import json
+import stat
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,22 @@ def get(path):
     return json.load(urllib.request.urlopen(request))
 names = get("/collections")["collections"]
 print(json.dumps({n: get(f"/collections/{n}/count")["count"] for n in names}))'"""
+
+
+# What under a backup directory on the host is not a 0700 directory or a 0600 file (backups hold
+# every secret of the environment).
+NOT_PRIVATE = r"find {} \( -type d ! -perm 0700 \) -o \( -type f ! -perm 0600 \) -o \( ! -type d ! -type f \)"
+
+
+def not_private(top: Path) -> list[str]:
+    """The same on the controller."""
+    wrong = []
+    for path in [top, *top.rglob("*")]:
+        info = path.lstat()
+        mode = stat.S_IMODE(info.st_mode)
+        if not (stat.S_ISDIR(info.st_mode) and mode == 0o700 or stat.S_ISREG(info.st_mode) and mode == 0o600):
+            wrong.append(f"{path} {oct(mode)}")
+    return wrong
 
 
 def playbook(*args: str) -> tuple[float, str]:
@@ -97,6 +114,7 @@ def test_round_trip_gives_back_the_same_rows_vectors_and_results(host, client, t
     backup_seconds, _ = playbook(str(ROOT / "backup.yml"), "-e", f"backup_root={root}")
     (backup,) = list(root.iterdir())
     manifest = json.loads((backup / "manifest.json").read_text())
+    assert not_private(root) == []
     assert manifest["database"]["rows"]["documents"] == before["rows"]["documents"]
     assert manifest["vectors"] == sum(before["vectors"].values())
 
@@ -121,6 +139,7 @@ def test_a_backup_with_one_byte_changed_is_refused_before_anything_is_touched(ho
     remote = ["-e", f"backup_target_host={TARGET}", "-e", "backup_root=/var/backups/semantik-ops"]
     playbook(str(ROOT / "backup.yml"), *remote)
     with host.sudo():
+        assert host.check_output(NOT_PRIVATE.format("/var/backups/semantik-ops")) == ""
         dump = host.check_output("ls -d /var/backups/semantik-ops/*/postgres/semantik.dump")
         host.check_output(
             'python3 -c \'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); '
@@ -170,6 +189,7 @@ def test_the_backup_timer_is_scheduled_and_its_run_is_restorable(host, ingested)
         host.check_output("systemctl start semantik-backup.service")  # a oneshot: returns when done
         verified = host.run("/usr/local/sbin/semantik-backup verify /var/backups/semantik")
         assert verified.rc == 0, verified.stderr
+        assert host.check_output(NOT_PRIVATE.format("/var/backups/semantik")) == ""
         manifest = json.loads(host.check_output("cat /var/backups/semantik/*/manifest.json"))
         secrets = host.check_output("grep -h -E '^(INTERNAL_API_KEY|JWT_SECRET_KEY)=' /etc/semantik/*.env")
         config = host.check_output("cat /var/backups/semantik/*/config/*/etc/semantik/*.env")

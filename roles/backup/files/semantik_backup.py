@@ -14,17 +14,24 @@ A backup is a directory ROOT/NAME:
   manifest.json                written last: each file's size and sha256, the application version,
                                the Alembic revision, row counts, collections and vector counts
 While written it is ROOT/NAME.partial; a backup without its manifest is never restored.
+
+Backups hold every secret of the environment: the tool runs with umask 077 and makes each directory
+it writes 0700 and each file 0600 explicitly (ROOT too). Where a restore writes into a service's
+directory as root it goes through no symbolic link and gives the files that directory's owner.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import glob
 import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -40,6 +47,8 @@ FORMAT = 1
 REDACTED = "<redacted>"
 NAME_PATTERN = re.compile(r"^\d{8}T\d{6}Z$")
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|BASIC_AUTH|REDISCLI_AUTH)", re.I)
+SNAPSHOT_SUFFIXES = ("", ".checksum")
+DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 class BackupError(Exception):
@@ -56,7 +65,7 @@ def run(
     command = (["runuser", "-u", user, "--"] if user else []) + argv
     with (
         stdin.open("rb") if isinstance(stdin, Path) else open(os.devnull, "rb") as source,
-        stdout.open("wb") if stdout else open(os.devnull, "wb") as sink,
+        private_open(stdout) if stdout else open(os.devnull, "wb") as sink,
     ):
         done = subprocess.run(
             command,
@@ -71,11 +80,47 @@ def run(
     return "" if stdout else done.stdout.decode()
 
 
+# --- Private files (a backup holds every secret of the environment) ------------------------------
+
+
+def private_dir(path: Path) -> Path:
+    """`path` and every missing parent made 0700, whatever the umask; `path` itself chmod-ed 0700."""
+    for directory in [*reversed(path.parents), path]:
+        if not directory.exists():
+            directory.mkdir(mode=0o700, exist_ok=True)
+            directory.chmod(0o700)
+    path.chmod(0o700)
+    return path
+
+
+def private_open(path: Path):
+    """A file for writing, 0600 whatever the umask, never opened through a symbolic link."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "wb")
+
+
+def make_private(top: Path) -> None:
+    """Every directory under `top` (and it) 0700, every file 0600: parts fetched by Ansible or
+    moved from a service's directory come with their own modes. Anything else (a symbolic link
+    would make the manifest and the fetch read the file it points to) is refused."""
+    for directory, dirnames, filenames in os.walk(top):
+        os.chmod(directory, 0o700, follow_symlinks=False)
+        for name in dirnames + filenames:
+            path = Path(directory, name)
+            mode = path.lstat().st_mode
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                raise BackupError(f"{path}: not a regular file or directory; refused in a backup")
+            if stat.S_ISREG(mode):
+                os.chmod(path, 0o600, follow_symlinks=False)
+
+
 def write_json(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    with temporary.open("rb") as handle:
+    with private_open(temporary) as handle:
+        handle.write((json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+        handle.flush()
         os.fsync(handle.fileno())
     temporary.rename(path)
 
@@ -89,6 +134,91 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+# --- Placing files into a service's directory (restores run as root) -----------------------------
+# The service's user owns its directory and could swap a name in it for a symbolic link to any file
+# root would then overwrite (or a directory root would fill): no link is followed, and what is
+# placed gets the directory's owner (taken from it: each service has its own user).
+
+
+def refuse_links(*paths: Path) -> None:
+    """Refuse, before anything is replaced, a path of which any existing component is a link."""
+    for path in paths:
+        for component in [*reversed(path.parents), path]:
+            if component.is_symlink():
+                raise BackupError(f"{component} is a symbolic link; refusing to write through it as root")
+
+
+def open_dir(path: Path, create: bool = False) -> int:
+    """A descriptor of directory `path` reached from / with O_NOFOLLOW on every component (a link
+    swapped in after refuse_links is refused too). With `create`, a missing component is made,
+    owned like its parent."""
+    fd = os.open("/", DIRECTORY)
+    walked = Path("/")
+    try:
+        for part in path.parts[1:]:
+            walked /= part
+            try:
+                child = os.open(part, DIRECTORY, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(part, 0o700, dir_fd=fd)
+                child = os.open(part, DIRECTORY, dir_fd=fd)
+                parent = os.fstat(fd)
+                os.fchown(child, parent.st_uid, parent.st_gid)
+                os.fchmod(child, 0o750)
+            except OSError as error:
+                if error.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise BackupError(
+                        f"{walked} is a symbolic link or not a directory; refusing to write through it"
+                    ) from error
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def place(dir_fd: int, name: str, content: Path | bytes, owner: os.stat_result) -> None:
+    """`content` (a file's or bytes) as `name` in the directory `dir_fd`, owned by `owner`'s user
+    and group: written to a new file (O_EXCL, a random name), then renamed over `name`, so a link
+    there is replaced, never followed."""
+    temporary = f".{name}.{secrets.token_hex(8)}"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "wb") as sink:
+            os.fchown(sink.fileno(), owner.st_uid, owner.st_gid)
+            os.fchmod(sink.fileno(), 0o640)
+            if isinstance(content, bytes):
+                sink.write(content)
+            else:
+                with content.open("rb") as source:
+                    shutil.copyfileobj(source, sink)
+            sink.flush()
+            os.fsync(sink.fileno())
+        os.rename(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        try:
+            os.unlink(temporary, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def enter(dir_fd: int, name: str, owner: os.stat_result) -> int:
+    """A descriptor of the subdirectory `name` (made if missing, never through a link), `owner`'s."""
+    try:
+        os.mkdir(name, 0o700, dir_fd=dir_fd)
+    except FileExistsError:
+        pass
+    fd = os.open(name, DIRECTORY, dir_fd=dir_fd)
+    os.fchown(fd, owner.st_uid, owner.st_gid)
+    os.fchmod(fd, 0o750)
+    return fd
+
+
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
 ROW_COUNTS = """SELECT format('SELECT %L, count(*) FROM %I.%I', table_name, table_schema, table_name)
@@ -97,8 +227,7 @@ ORDER BY table_name \\gexec"""
 
 
 def backup_postgres(out: Path, database: str, user: str) -> None:
-    target = out / "postgres"
-    target.mkdir(parents=True, exist_ok=True)
+    target = private_dir(out / "postgres")
     dump = target / f"{database}.dump"
     run(["pg_dump", "--format=custom", f"--dbname={database}"], user=user, stdout=dump)
     listing = run(["pg_restore", "--list"], user=user, stdin=dump)
@@ -161,31 +290,40 @@ def backup_redis(out: Path, rdb: Path, host: str, port: int, timeout: float = 60
     if state["rdb_last_bgsave_status"] != "ok":
         raise BackupError(f"redis BGSAVE failed: rdb_last_bgsave_status={state['rdb_last_bgsave_status']}")
     target = out / "redis" / "dump.rdb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(rdb, target)
+    with rdb.open("rb") as source, private_open(target) as sink:
+        shutil.copyfileobj(source, sink)
     if shutil.which("redis-check-rdb"):
         run(["redis-check-rdb", str(target)])
 
 
-def restore_redis(rdb: Path, data_dir: Path, aof: bool, owner: str) -> None:
-    """With Redis stopped: the RDB in place, and with AOF on, an AOF whose base is that RDB.
+def restore_redis(rdb: Path, data_dir: Path, aof: bool) -> None:
+    """With Redis stopped: the RDB in place, and with AOF on, an AOF whose base is that RDB; owned
+    like `data_dir`, and refused if any path written through is a symbolic link.
 
     With appendonly on, Redis loads the AOF and ignores dump.rdb; Redis 7's multi-part AOF takes an
     RDB-format base file, so the restored data becomes the base and the increment starts empty.
     """
-    shutil.copyfile(rdb, data_dir / "dump.rdb")
-    aof_dir = data_dir / "appendonlydir"
-    shutil.rmtree(aof_dir, ignore_errors=True)
-    if aof:
-        aof_dir.mkdir()
-        shutil.copyfile(rdb, aof_dir / "appendonly.aof.1.base.rdb")
-        (aof_dir / "appendonly.aof.1.incr.aof").touch()
-        (aof_dir / "appendonly.aof.manifest").write_text(
-            "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
-        )
-    for path in [data_dir / "dump.rdb", aof_dir, *aof_dir.glob("*")]:
-        if owner and path.exists():
-            shutil.chown(path, owner, owner)
+    refuse_links(data_dir / "dump.rdb", data_dir / "appendonlydir")
+    data_fd = open_dir(data_dir)
+    try:
+        owner = os.fstat(data_fd)
+        place(data_fd, "dump.rdb", rdb, owner)
+        try:  # the fd-based rmtree does not follow links inside
+            shutil.rmtree("appendonlydir", dir_fd=data_fd)
+        except FileNotFoundError:
+            pass
+        if aof:
+            aof_fd = enter(data_fd, "appendonlydir", owner)
+            try:
+                base, incr = "appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof"
+                place(aof_fd, base, rdb, owner)
+                place(aof_fd, incr, b"", owner)
+                manifest = f"file {base} seq 1 type b\nfile {incr} seq 1 type i\n"
+                place(aof_fd, "appendonly.aof.manifest", manifest.encode(), owner)
+            finally:
+                os.close(aof_fd)
+    finally:
+        os.close(data_fd)
 
 
 # --- Vectors (through vecpipe) -------------------------------------------------------------------
@@ -211,11 +349,14 @@ def backup_vectors(out: Path, url: str, snapshots_dir: Path | None, venv: Path |
         snapshot = vecpipe(url, "POST", f"/collections/{name}/snapshots")
         collections.append({"name": name, "points": points, "snapshot": snapshot["name"]})
         if snapshots_dir is not None:
-            target = out / "vectors" / name
-            target.mkdir(parents=True, exist_ok=True)
-            for suffix in ("", ".checksum"):
+            for suffix in SNAPSHOT_SUFFIXES:
                 source = snapshots_dir / name / (snapshot["name"] + suffix)
-                shutil.move(source, target / source.name)
+                target = private_dir(out / "vectors" / name) / source.name
+                shutil.move(source, target)
+                # Moved from the store's directory: a link would make the fetch read what it names.
+                if not stat.S_ISREG(target.lstat().st_mode):
+                    raise BackupError(f"{source}: not a regular file; refused in a backup")
+                target.chmod(0o600)
     info = {"collections": collections}
     if venv is not None:
         info["application_version"] = run(
@@ -224,27 +365,36 @@ def backup_vectors(out: Path, url: str, snapshots_dir: Path | None, venv: Path |
     write_json(out / "vectors" / INFO, info)
 
 
+def place_snapshots(backup: Path, snapshots_dir: Path) -> list[Path]:
+    """The backup's snapshot files into the store's snapshot directory, owned like it (a wiped store
+    may have lost it: made again, owned like its parent); refused through any symbolic link."""
+    wanted = json.loads((backup / "vectors" / INFO).read_text())["collections"]
+    files = [(entry["name"], entry["snapshot"] + suffix) for entry in wanted for suffix in SNAPSHOT_SUFFIXES]
+    refuse_links(*(snapshots_dir / collection / name for collection, name in files))
+    placed = []
+    snapshots_fd = open_dir(snapshots_dir, create=True)
+    try:
+        owner = os.fstat(snapshots_fd)
+        for collection, name in files:
+            collection_fd = enter(snapshots_fd, collection, owner)
+            try:
+                place(collection_fd, name, backup / "vectors" / collection / name, owner)
+                placed.append(snapshots_dir / collection / name)
+            finally:
+                os.close(collection_fd)
+    finally:
+        os.close(snapshots_fd)
+    return placed
+
+
 def restore_vectors(backup: Path, url: str, snapshots_dir: Path | None) -> None:
     """Make the store hold exactly the backup's collections, then check each one's count.
 
-    With `snapshots_dir`, the snapshot files are first copied from the backup into the store's
+    With `snapshots_dir`, the snapshot files are first placed from the backup into the store's
     snapshot directory (else the caller has put them there), and removed again afterwards.
     """
     wanted = json.loads((backup / "vectors" / INFO).read_text())["collections"]
-    placed = []
-    if snapshots_dir is not None:
-        # Owned like the store (a wiped store may have lost its snapshot directory too).
-        anchor = next(path for path in (snapshots_dir, *snapshots_dir.parents) if path.exists())
-        owner = (anchor.owner(), anchor.group())
-        for entry in wanted:
-            target = snapshots_dir / entry["name"]
-            target.mkdir(parents=True, exist_ok=True)
-            for directory in (snapshots_dir, target):
-                shutil.chown(directory, *owner)
-            for suffix in ("", ".checksum"):
-                source = backup / "vectors" / entry["name"] / (entry["snapshot"] + suffix)
-                placed.append(Path(shutil.copy2(source, target / source.name)))
-                shutil.chown(placed[-1], *owner)
+    placed = place_snapshots(backup, snapshots_dir) if snapshots_dir is not None else []
     try:
         names = {entry["name"] for entry in wanted}
         for name in vecpipe(url, "GET", "/collections")["collections"]:
@@ -259,7 +409,13 @@ def restore_vectors(backup: Path, url: str, snapshots_dir: Path | None) -> None:
                 )
     finally:
         for path in placed:
-            path.unlink(missing_ok=True)
+            directory = open_dir(path.parent)
+            try:
+                os.unlink(path.name, dir_fd=directory)
+            except FileNotFoundError:
+                pass
+            finally:
+                os.close(directory)
 
 
 # --- Configuration ------------------------------------------------------------------------------
@@ -286,9 +442,8 @@ def backup_config(out: Path, host: str, patterns: list[str]) -> None:
     """Copy the files that match the (absolute, glob) patterns; a pattern may match nothing."""
     for path in sorted({Path(name) for pattern in patterns for name in glob.glob(pattern)}):
         if path.is_file():
-            target = out / "config" / host / path.relative_to("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(redact(path.read_text(errors="replace")))
+            with private_open(out / "config" / host / path.relative_to("/")) as sink:
+                sink.write(redact(path.read_text(errors="replace")).encode())
 
 
 # --- Seal, verify, retention ---------------------------------------------------------------------
@@ -300,14 +455,19 @@ def backups(root: Path) -> list[Path]:
     return sorted(found, key=lambda path: path.name)
 
 
-def seal(partial: Path, keep: int, environment: str) -> Path:
-    """Write the manifest, give the backup its final name, then apply retention."""
+def check_partial(partial: Path) -> None:
     if partial.suffix != PARTIAL or not NAME_PATTERN.match(partial.stem):
         raise BackupError(f"{partial}: not a backup being written (ROOT/<YYYYmmddTHHMMSSZ>{PARTIAL})")
+
+
+def seal(partial: Path, keep: int, environment: str) -> Path:
+    """Write the manifest, give the backup its final name, then apply retention."""
+    check_partial(partial)
     infos = {path.parent.name: json.loads(path.read_text()) for path in partial.glob(f"*/{INFO}")}
     missing = {"postgres", "vectors", "redis"} - {path.name for path in partial.iterdir() if path.is_dir()}
     if missing:
         raise BackupError(f"{partial}: no {', '.join(sorted(missing))} part; not sealed")
+    make_private(partial)
     files = sorted(path for path in partial.rglob("*") if path.is_file())
     manifest = {
         "format": FORMAT,
@@ -325,8 +485,25 @@ def seal(partial: Path, keep: int, environment: str) -> Path:
         ],
     }
     write_json(partial / MANIFEST, manifest)
+    return finish(partial, keep)
+
+
+def accept(partial: Path, keep: int) -> Path:
+    """A backup sealed on the controller and copied here as ROOT/NAME.partial: checked against its
+    manifest where the copy landed (a corrupted transfer stops here), then named like seal does."""
+    check_partial(partial)
+    make_private(partial)
+    if problems := verify(partial):
+        raise BackupError(f"{partial} refused:\n  " + "\n  ".join(problems))
+    return finish(partial, keep)
+
+
+def finish(partial: Path, keep: int) -> Path:
+    """The sealed backup's final name, the backup and its root private, then retention."""
     final = partial.with_suffix("")
     partial.rename(final)
+    final.chmod(0o700)
+    final.parent.chmod(0o700)
     prune(final.parent, keep)
     return final
 
@@ -341,16 +518,25 @@ def prune(root: Path, keep: int) -> list[str]:
     return [path.name for path in removed]
 
 
-def verify(backup: Path) -> list[str]:
-    """Every problem that makes the backup unfit to restore, each naming its file."""
+def verify(backup: Path, parts: list[str] | None = None) -> list[str]:
+    """Every problem that makes the backup unfit to restore, each naming its file; with `parts`,
+    only the files under those directories (a host receives only its part and the manifest)."""
+
+    def wanted(relative: str) -> bool:
+        return not parts or relative.split("/", 1)[0] in parts
+
     if not (backup / MANIFEST).is_file():
         return [f"{backup.name}: no {MANIFEST} (an incomplete backup)"]
     try:
         manifest = json.loads((backup / MANIFEST).read_text())
-        listed = {entry["path"]: entry for entry in manifest["files"]}
+        listed = {entry["path"]: entry for entry in manifest["files"] if wanted(entry["path"])}
     except (ValueError, KeyError, TypeError) as error:
         return [f"{MANIFEST}: unreadable ({error})"]
-    problems = []
+    problems = [
+        f"{part}: no such part in the manifest"
+        for part in parts or []
+        if not any(path.split("/", 1)[0] == part for path in listed)
+    ]
     for relative, entry in sorted(listed.items()):
         path = backup / relative
         if not path.is_file():
@@ -361,7 +547,7 @@ def verify(backup: Path) -> list[str]:
             problems.append(f"{relative}: sha256 differs from the manifest (the file is corrupted)")
     for path in sorted(backup.rglob("*")):
         relative = str(path.relative_to(backup))
-        if path.is_file() and relative != MANIFEST and relative not in listed:
+        if path.is_file() and relative != MANIFEST and relative not in listed and wanted(relative):
             problems.append(f"{relative}: not in the manifest")
     return problems
 
@@ -423,9 +609,13 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("partial", type=Path)
     sub.add_argument("--keep", type=int, default=7)
     sub.add_argument("--environment", default="")
+    sub = step("accept", "check ROOT/NAME.partial, sealed elsewhere, against its manifest; name it ROOT/NAME")
+    sub.add_argument("partial", type=Path)
+    sub.add_argument("--keep", type=int, default=7)
     sub = step("verify", "check a backup against its manifest; exit 1 naming each bad file")
     sub.add_argument("root", type=Path)
     sub.add_argument("name", nargs="?", default="latest")
+    sub.add_argument("--part", action="append", help="only this part (postgres, redis, vectors, config)")
     sub = step("all", "the whole backup on a host that holds every stateful tier (the timer)")
     sub.add_argument("root", type=Path)
     sub.add_argument("--keep", type=int, default=7)
@@ -443,15 +633,18 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("rdb", type=Path)
     sub.add_argument("--redis-dir", type=Path, default=Path("/var/lib/redis"))
     sub.add_argument("--aof", action="store_true", help="Redis runs with appendonly yes")
-    sub.add_argument("--owner", default="redis")
     sub = step("restore-vectors", "make the store hold exactly the backup's collections")
     sub.add_argument("backup", type=Path)
     vector_options(sub)
+    sub = step("place-snapshots", "put a backup's snapshots into a Qdrant server's snapshot directory")
+    sub.add_argument("backup", type=Path)
+    sub.add_argument("--snapshots-dir", type=Path, required=True)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    umask = os.umask(0o077)  # nothing this tool writes is for other users
     try:
         if args.step == "postgres":
             backup_postgres(args.out, args.database, args.run_as)
@@ -463,9 +656,11 @@ def main(argv: list[str] | None = None) -> int:
             backup_config(args.out, args.host, args.files)
         elif args.step == "seal":
             print(seal(args.partial, args.keep, args.environment))
+        elif args.step == "accept":
+            print(accept(args.partial, args.keep))
         elif args.step == "verify":
             backup = find(args.root, args.name)
-            if problems := verify(backup):
+            if problems := verify(backup, args.part):
                 print(f"backup {backup.name} refused:", *problems, sep="\n  ", file=sys.stderr)
                 return 1
             print(f"backup {backup.name}: every file matches its manifest")
@@ -473,7 +668,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.snapshots_dir is None:
                 raise BackupError("all: --snapshots-dir is needed (the vector store must be on this host)")
             partial = args.root / (datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + PARTIAL)
-            partial.mkdir(parents=True, mode=0o700)
+            private_dir(args.root)
+            partial.mkdir(mode=0o700)
+            partial.chmod(0o700)
             backup_postgres(partial, args.database, args.run_as)
             backup_redis(partial, args.redis_dir / "dump.rdb", args.redis_host, args.redis_port)
             backup_vectors(partial, args.vecpipe_url, args.snapshots_dir, args.venv)
@@ -482,12 +679,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.step == "restore-postgres":
             restore_postgres(args.dump, args.database, args.owner, args.run_as)
         elif args.step == "restore-redis":
-            restore_redis(args.rdb, args.redis_dir, args.aof, args.owner)
+            restore_redis(args.rdb, args.redis_dir, args.aof)
         elif args.step == "restore-vectors":
             restore_vectors(args.backup, args.vecpipe_url, args.snapshots_dir)
+        elif args.step == "place-snapshots":
+            place_snapshots(args.backup, args.snapshots_dir)
     except (BackupError, OSError, KeyError, ValueError) as error:
         print(f"semantik-backup {args.step}: {error}", file=sys.stderr)
         return 1
+    finally:
+        os.umask(umask)  # as it was: main() also runs inside other programs (the tests)
     return 0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from factories import auth_headers
+from factories import api_key_headers, auth_headers
 from semantik.shared.config import get_settings
 from semantik.worker.chunking import split_text
 from worker import helpers
@@ -114,7 +114,7 @@ def test_redis_restart_mid_operation_and_the_worker_carries_on(
 ) -> None:
     folder = documents_root / "redis-restart"
     helpers.write_corpus(folder, FILES, words=150)
-    headers = auth_headers(client)
+    headers = api_key_headers(client)  # read while Redis is down
     processes.append(start_process("worker", worker_env, tmp_path / "worker.log", " ready."))
     collection = ready_collection(client, headers, "redis-restart")
     uuid = add_source(client, headers, collection["id"], folder)

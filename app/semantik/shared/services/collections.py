@@ -33,6 +33,7 @@ from semantik.shared.services.paths import resolve_source_path
 
 log = logging.getLogger(__name__)
 SOURCE_TYPES = ("directory",)
+CHUNK_LIMITS = {"chunk_size": (100, 10000), "chunk_overlap": (0, 1000)}
 
 
 def create(session: Session, user: User, fields: dict[str, Any]) -> tuple[Collection, Operation]:
@@ -190,9 +191,20 @@ def remove_source(session: Session, user: User, collection_id: str, source_path:
     )
 
 
-def reindex(session: Session, user: User, collection_id: str, overrides: dict[str, Any]) -> Operation:
-    from semantik.worker.reindex import chunking_settings  # the worker's own check, run up front
+def chunking_settings(collection: Collection, overrides: dict) -> tuple[int, int]:
+    """Chunk size and overlap for the new build: the collection's, with valid overrides applied."""
+    chosen = {"chunk_size": collection.chunk_size, "chunk_overlap": collection.chunk_overlap}
+    for name, (low, high) in CHUNK_LIMITS.items():
+        value = overrides.get(name, chosen[name])
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValidationError(f"reindex override {name} must be an integer from {low} to {high}")
+        chosen[name] = value
+    if 2 * chosen["chunk_overlap"] > chosen["chunk_size"]:  # more would embed most text twice or more
+        raise ValidationError("reindex override chunk_overlap must be at most half of chunk_size")
+    return chosen["chunk_size"], chosen["chunk_overlap"]
 
+
+def reindex(session: Session, user: User, collection_id: str, overrides: dict[str, Any]) -> Operation:
     collection = get_owned(session, user, collection_id, lock=True)
     chunking_settings(collection, overrides)
     _require_idle(session, collection, (CollectionStatus.READY,))

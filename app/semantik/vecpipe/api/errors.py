@@ -39,7 +39,7 @@ class BodySizeLimit:
         received, refused = 0, False
 
         # Past the limit the 413 goes out at once and the app is told the client left; whatever
-        # the app answers to that is dropped.
+        # the app answers or raises about that is dropped.
         async def counting_receive() -> Message:
             nonlocal received, refused
             if refused:
@@ -57,4 +57,8 @@ class BodySizeLimit:
             if not refused:
                 await send(message)
 
-        await self.app(scope, counting_receive, guarded_send)
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:  # the app's complaint about the "disconnect" it was handed
+            if not refused:
+                raise

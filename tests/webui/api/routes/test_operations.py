@@ -1,4 +1,4 @@
-from factories import auth_headers, create_collection, finish_operations
+from factories import api_key_headers, auth_headers, create_collection, finish_operations
 
 
 def test_list_filter_get_and_cancel(client) -> None:
@@ -36,9 +36,7 @@ def test_bad_filters_are_400_and_strangers_get_403(client) -> None:
 
 
 def test_enqueue_with_redis_down_fails_the_operation_with_a_reason(client, redis_server) -> None:
-    # An API key: a login session's token is checked against Redis, and refused while it is down.
-    key = client.post("/api/v2/api-keys", json={"name": "k"}, headers=auth_headers(client, "alice"))
-    headers = {"Authorization": f"Bearer {key.json()['api_key']}"}
+    headers = api_key_headers(client)
     redis_server.stop()
     try:
         response = client.post("/api/v2/collections", json={"name": "offline"}, headers=headers)
