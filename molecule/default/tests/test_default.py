@@ -86,9 +86,10 @@ def call(method, path, body=None, raw=None, token=None):
         request.add_header("Authorization", "Bearer " + token)
     try:
         with urllib.request.urlopen(request, context=CTX, timeout=60) as response:
-            return response.status, dict(response.headers), response.read().decode()
+            status, headers, text = response.status, response.headers, response.read().decode()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read().decode()
+        status, headers, text = error.code, error.headers, error.read().decode()
+    return status, {{name.lower(): value for name, value in headers.items()}}, text
 """
     done = probe.run("python3 -c %s", preamble + script)
     assert done.rc == 0, done.stderr
@@ -321,27 +322,44 @@ def test_registration_is_closed():
     assert status == 403, text
 
 
-def test_a_user_who_is_not_an_administrator_cannot_add_a_directory_source():
+@pytest.fixture(scope="module")
+def user():
+    """A user who is not an administrator, created by the administrator through the API (from the
+    controller: the administrator's password never reaches the probe); deactivated afterwards."""
     admin = demo.Client(URL, None)
     demo.login(admin, *admin_credentials())
     name = f"user_{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(18)
-    user = admin.call(
+    created = admin.call(
         "POST", "/api/v2/users", {"username": name, "email": f"{name}@example.org", "password": password}
     )
-    assert not user.get("is_superuser")
-    try:
-        seen = on_probe(f"""
-status, _, text = call("POST", "/api/auth/login", {{"username": {name!r}, "password": {password!r}}})
+    assert not created.get("is_superuser")
+    yield {"id": created["id"], "name": name, "password": password}
+    demo.login(admin, *admin_credentials())
+    assert admin.call("PATCH", f"/api/v2/users/{created['id']}", {"is_active": False})["is_active"] is False
+
+
+def logged_in(user) -> str:
+    """Probe script lines that log `user` in: `token` holds the access token."""
+    return f"""
+credentials = {{"username": {user["name"]!r}, "password": {user["password"]!r}}}
+status, _, text = call("POST", "/api/auth/login", credentials)
 assert status == 200, (status, text)
 token = json.loads(text)["access_token"]
+"""
+
+
+def test_a_user_who_is_not_an_administrator_cannot_add_a_directory_source(user):
+    seen = on_probe(
+        logged_in(user)
+        + f"""
 seen = {{
     "list users": call("GET", "/api/v2/users", token=token)[0],
     "make itself an administrator": call(
         "PATCH", "/api/v2/users/{user["id"]}", {{"is_superuser": True}}, token=token
     )[0],
 }}
-collection = {{"name": {name!r}, "embedding_model": {MODEL!r}, "quantization": "float32"}}
+collection = {{"name": {user["name"]!r}, "embedding_model": {MODEL!r}, "quantization": "float32"}}
 status, _, text = call("POST", "/api/v2/collections", collection, token=token)
 assert status in (200, 201, 202), (status, text)
 collection = json.loads(text)
@@ -358,38 +376,48 @@ status, _, text = call("POST", "/api/v2/collections/" + collection["id"] + "/sou
 seen["add a directory source"] = status
 seen["reason"] = text
 print(json.dumps(seen))
-""")
-    finally:
-        admin.call("PATCH", f"/api/v2/users/{user['id']}", {"is_active": False})
+"""
+    )
     print(seen)
     assert seen["add a directory source"] == 403, seen
     assert seen["list users"] == 403 and seen["make itself an administrator"] == 403, seen
     assert not LEAK.search(seen["reason"]), seen["reason"]
 
 
-def test_malformed_requests_get_no_stack_trace():
-    answers = on_probe("""
+def test_malformed_requests_get_no_stack_trace(user):
+    """Without a token, with a garbage one, and logged in as a user (`token`)."""
+    answers = on_probe(
+        logged_in(user)
+        + """
 big = "9" * 40
 cases = {
-    "bad JSON": ("POST", "/api/auth/login", None, "{not json"),
-    "a JSON string": ("POST", "/api/auth/login", None, '"admin"'),
-    "wrong types": ("POST", "/api/auth/login", {"username": 5, "password": ["x"]}, None),
-    "huge refresh token": ("POST", "/api/auth/refresh", {"refresh_token": "x" * 100000}, None),
-    "huge collection id": ("GET", "/api/v2/collections/" + big, None, None),
-    "huge operation id": ("GET", "/api/v2/operations/" + big, None, None),
-    "huge user id": ("PATCH", "/api/v2/users/" + big, {"is_active": False}, None),
-    "unknown route": ("GET", "/api/v2/no-such-thing", None, None),
-    "unknown method": ("DELETE", "/api/auth/login", None, None),
-    "nonsense search": ("POST", "/api/v2/search/single", {"collection_id": [], "query": {}, "k": -1}, None),
-    "garbage token": ("GET", "/api/v2/collections", None, None),
+    "bad JSON": ("POST", "/api/auth/login", None, "{not json", None),
+    "a JSON string": ("POST", "/api/auth/login", None, '"admin"', None),
+    "wrong types": ("POST", "/api/auth/login", {"username": 5, "password": ["x"]}, None, None),
+    "huge refresh token": ("POST", "/api/auth/refresh", {"refresh_token": "x" * 100000}, None, None),
+    "garbage token": ("GET", "/api/v2/collections", None, None, "garbage.not.a-token"),
+    "unknown route": ("GET", "/api/v2/no-such-thing", None, None, None),
+    "unknown method": ("DELETE", "/api/auth/login", None, None, None),
+    "huge collection id": ("GET", "/api/v2/collections/" + big, None, None, token),
+    "huge operation id": ("GET", "/api/v2/operations/" + big, None, None, token),
+    "huge user id": ("PATCH", "/api/v2/users/" + big, {"is_active": False}, None, token),
+    "huge page": ("GET", "/api/v2/collections?page=" + big + "&per_page=" + big, None, None, token),
+    "bad JSON, logged in": ("POST", "/api/v2/collections", None, '{"name": ', token),
+    "wrong types, logged in": ("POST", "/api/v2/collections", {"name": 5, "chunk_size": "huge"}, None, token),
+    "nonsense search": (
+        "POST", "/api/v2/search/single", {"collection_id": [], "query": {}, "k": -1}, None, token
+    ),
+    "unknown collection search": (
+        "POST", "/api/v2/search/single", {"collection_id": big, "query": "x", "k": 3}, None, token
+    ),
 }
 out = {}
-for label, (method, path, body, raw) in cases.items():
-    token = "garbage.not.a-token" if label == "garbage token" else None
-    status, _, text = call(method, path, body, raw, token)
+for label, (method, path, body, raw, auth) in cases.items():
+    status, _, text = call(method, path, body, raw, auth)
     out[label] = [status, text[:2000]]
 print(json.dumps(out))
-""")
+"""
+    )
     for label, (status, text) in answers.items():
         print(f"{label}: {status} {text[:120]}")
         assert not LEAK.search(text), (label, status, text)
@@ -403,7 +431,7 @@ tries = []
 for n in range(60):
     guess = {{"username": {username!r}, "password": "wrong-%d" % n}}
     status, headers, _ = call("POST", "/api/auth/login", guess)
-    tries.append([status, headers.get("Retry-After"), "X-Correlation-ID" in headers])
+    tries.append([status, headers.get("retry-after"), "x-correlation-id" in headers])
     if status == 429:
         break
 print(json.dumps(tries))
