@@ -444,3 +444,27 @@ print(json.dumps(tries))
     )
     assert status == 429, result
     assert all(s == 401 for s, _, _ in before), result
+
+
+def test_nginx_limits_the_rate_of_auth_requests_per_address():
+    """Above the rate and burst of /api/auth/ (nginx_auth_rate, nginx_auth_burst), nginx answers 429
+    itself, before webui (its answers carry no X-Correlation-ID)."""
+    answers = on_probe("""
+import http.client
+host = BASE.split("//", 1)[1]
+connection = http.client.HTTPSConnection(host, context=CTX, timeout=30)
+answers = []
+for _ in range(100):
+    connection.request("GET", "/api/auth/me")
+    response = connection.getresponse()
+    response.read()
+    answers.append([response.status, response.getheader("X-Correlation-ID") is not None])
+    if response.will_close:
+        connection.close()
+        connection = http.client.HTTPSConnection(host, context=CTX, timeout=30)
+print(json.dumps(answers))
+""")
+    by_nginx = [i for i, (status, from_app) in enumerate(answers) if status == 429 and not from_app]
+    print(f"/api/auth/me: {by_nginx[0] if by_nginx else len(answers)} answers before nginx's first 429")
+    assert by_nginx, answers
+    assert all(status == 401 for status, from_app in answers[: by_nginx[0]]), answers
