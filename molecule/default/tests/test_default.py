@@ -183,6 +183,15 @@ def test_each_service_writes_only_its_own_state(host):
         inside = f"nsenter --target {main_pid(host, 'worker')} --mount --user --setuid "
         inside += host.check_output("id -u semantik-worker") + " --"
         assert host.run(f"{inside} touch /var/lib/semantik/planted").rc != 0
+        # ... and no service tripped over what it may no longer touch (gunicorn's control socket
+        # lives in webui's runtime directory).
+        refused = host.run(
+            "journalctl --no-pager -o cat "
+            + " ".join(f"-u semantik-{unit}" for unit in UNITS)
+            + " | grep -E 'Permission denied|Read-only file system|PermissionError'"
+        ).stdout
+        assert not refused, refused
+        assert host.file("/run/semantik-webui/gunicorn.ctl").exists
 
 
 def test_a_store_of_the_former_single_account_is_taken_over_at_start(host):
