@@ -310,10 +310,13 @@ def boot(name: str) -> None:
             (group / "cgroup.procs").write_text(f"{os.getpid()}\n")
 
     log = open(host_dir(name) / "nspawn.log", "ab")  # noqa: SIM115 - handed to the child
+    # CAP_NET_ADMIN lets the host load nftables rules (common's firewall, enforced). It acts on the
+    # host's own network namespace: the host sees no other one to enter (its PID namespace holds
+    # its processes only, /run/netns is not in its mounts), and the image is the same, so no rebuild.
     subprocess.Popen(
         ["systemd-nspawn", "-D", str(root), "--boot", f"--machine={name}", "--register=no",
          "--keep-unit", f"--network-namespace-path=/run/netns/{name}", "--resolv-conf=off",
-         "--console=read-only"],
+         "--console=read-only", "--capability=CAP_NET_ADMIN"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         preexec_fn=enter_cgroups,
     )  # fmt: skip

@@ -1,6 +1,6 @@
 """common's nftables rules are accepted by nft itself (`nft --check`: parsed and checked by the
-kernel, nothing loaded). The lab's hosts cannot load rules (no CAP_NET_ADMIN in their nspawn), so
-the rules are checked here, on the controller."""
+kernel, nothing loaded), for rules with IPv6 and UDP sources too. test_firewall_enforced.py loads
+rules on lab hosts and tries them."""
 
 from __future__ import annotations
 
