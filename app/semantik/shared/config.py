@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     qdrant_host: str | None = None
     qdrant_port: int = Field(6333, ge=1, le=65535)
     qdrant_api_key: str | None = None
+    # The server's scheme: https when its service.enable_tls is on (the deployment sets both).
+    qdrant_https: bool = False
     qdrant_path: Path | None = None
 
     default_embedding_model: str = "Qwen/Qwen3-Embedding-0.6B"

@@ -217,13 +217,43 @@ def test_snapshots_are_created_listed_and_restored_by_the_server(
     store.restore_snapshot("col", "col-1.snapshot")
     qdrant.recover_snapshot.assert_called_once_with(
         "col",
-        location="http://localhost:6333/collections/col/snapshots/col-1.snapshot",
+        location="http://qdrant.internal:6333/collections/col/snapshots/col-1.snapshot",
         api_key="server-key",
         checksum="ab" * 32,
         wait=True,
     )
     with pytest.raises(SnapshotNotFoundError):
         store.restore_snapshot("col", "col-2.snapshot")
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "https", "location"),
+    [
+        # Qdrant on another host, bound to its private address: the server fetches from that address.
+        ("10.0.1.71", 6333, False, "http://10.0.1.71:6333/collections/col/snapshots/s.snapshot"),
+        # Qdrant on vecpipe's host, on loopback.
+        ("127.0.0.1", 6400, False, "http://127.0.0.1:6400/collections/col/snapshots/s.snapshot"),
+        # A server with TLS: its own scheme; an IPv6 address in brackets.
+        ("fd00::71", 6333, True, "https://[fd00::71]:6333/collections/col/snapshots/s.snapshot"),
+        ("qdrant.internal", 6333, True, "https://qdrant.internal:6333/collections/col/snapshots/s.snapshot"),
+    ],
+)
+def test_the_snapshot_location_is_the_servers_own_address_port_and_scheme(
+    qdrant: MagicMock, host: str, port: int, https: bool, location: str
+) -> None:
+    store = ServerStore(host, port, "server-key", client=qdrant, https=https)
+    assert store.snapshot_location("col", "s.snapshot") == location
+    assert "localhost" not in location
+
+
+def test_open_store_passes_the_scheme_to_the_client(tmp_path) -> None:
+    chosen = open_store(make_settings(tmp_path, qdrant_host="10.0.1.71", qdrant_https=True))
+    try:
+        assert isinstance(chosen, ServerStore) and chosen.https
+        assert chosen.snapshot_location("c", "s").startswith("https://10.0.1.71:6333/")
+        assert chosen._client._client.rest_uri.startswith("https://10.0.1.71:6333")
+    finally:
+        chosen.close()
 
 
 def test_the_dimension_is_read_once_and_forgotten_on_delete(store: ServerStore, qdrant: MagicMock) -> None:

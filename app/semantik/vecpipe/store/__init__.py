@@ -11,7 +11,9 @@ def open_store(settings: Settings) -> VectorStore:
     if settings.qdrant_host:
         from semantik.vecpipe.store.server import ServerStore
 
-        return ServerStore(settings.qdrant_host, settings.qdrant_port, settings.qdrant_api_key)
+        return ServerStore(
+            settings.qdrant_host, settings.qdrant_port, settings.qdrant_api_key, https=settings.qdrant_https
+        )
     from semantik.vecpipe.store.edge import EdgeStore
 
     return EdgeStore(settings.qdrant_path or settings.data_dir / "qdrant")

@@ -1,4 +1,4 @@
-"""Server backend: a Qdrant server through qdrant-client (QDRANT_HOST/QDRANT_PORT/QDRANT_API_KEY).
+"""Server backend: a Qdrant server through qdrant-client (QDRANT_HOST/PORT/API_KEY/HTTPS).
 
 The server orders concurrent requests and builds its indexes itself, so this class holds no locks;
 it only remembers each collection's dimension (vecpipe is the only writer of the server's collections).
@@ -49,12 +49,35 @@ def build_filter(filters: Filters | None) -> models.Filter | None:
 class ServerStore(VectorStore):
     backend = "server"
 
-    def __init__(self, host: str, port: int, api_key: str | None, client: QdrantClient | None = None):
-        self.host, self.port, self._api_key = host, port, api_key
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        api_key: str | None,
+        client: QdrantClient | None = None,
+        https: bool = False,
+    ):
+        self.host, self.port, self.https, self._api_key = host, port, https, api_key
         self._sizes: dict[str, int] = {}
         self._client = client or QdrantClient(
-            host=host, port=port, api_key=api_key, timeout=TIMEOUT_SECONDS, check_compatibility=False
+            host=host,
+            port=port,
+            api_key=api_key,
+            https=https,
+            timeout=TIMEOUT_SECONDS,
+            check_compatibility=False,
         )
+
+    def snapshot_location(self, name: str, snapshot: str) -> str:
+        """The URL the server fetches a snapshot of its own from, in a recover request.
+
+        The server itself opens it, so it must name an address the server listens on: the one vecpipe
+        reaches it at (its private address on another host, loopback on the same host; "localhost"
+        would miss a server bound to its private address only), with the server's own port and scheme.
+        """
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://{host}:{self.port}/collections/{name}/snapshots/{snapshot}"
 
     @contextmanager
     def _errors(self, action: str, collection: str | None = None) -> Iterator[None]:
@@ -197,9 +220,9 @@ class ServerStore(VectorStore):
         known = {item.name: item for item in self.list_snapshots(name)}
         if snapshot not in known:
             raise SnapshotNotFoundError(name, snapshot)
-        # The server fetches its own snapshot over HTTP: "localhost" is the server itself, whatever
-        # address vecpipe uses, and the API key rides along so a protected server lets itself in.
-        location = f"http://localhost:{self.port}/collections/{name}/snapshots/{snapshot}"
+        # The server fetches its own snapshot over HTTP(S) at the address vecpipe knows it by; the API
+        # key rides along so a protected server lets itself in.
+        location = self.snapshot_location(name, snapshot)
         self._sizes.pop(name, None)
         with self._errors("restore the snapshot", name):
             self._client.recover_snapshot(

@@ -1,0 +1,179 @@
+"""The shipped prod inventory: preflight passes after the wizard, and the hosts are wired to each other.
+
+Nothing is converged and no host is reached. The wizard writes fresh secrets into a copy of
+inventories/prod; preflight runs on it untouched; then tests/deploy/render.yml writes each host's
+resolved cross-host values (addresses and ports only, never a secret) to one JSON file per host, and
+every client -> server edge of site_clients is checked: the client's address:port is the server's
+private address and port, the server listens there, and its firewall admits exactly its remote clients.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from deploy_support import ROOT, ansible_playbook, inventory_copy
+
+# The wiring's site_clients: server tier -> (port, client tiers).
+EDGES = {
+    "postgres": (5432, {"webui", "worker", "beat"}),
+    "redis": (6379, {"webui", "worker", "beat", "flower"}),
+    "vecpipe": (8000, {"webui", "worker"}),
+    "webui": (8080, {"lb"}),
+    "flower": (5555, {"lb"}),
+    "qdrant": (6333, {"vecpipe"}),
+}
+WILDCARD = ("0.0.0.0", "::")
+
+
+@pytest.fixture(scope="module")
+def prod_inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return inventory_copy("prod", tmp_path_factory.mktemp("prod"))
+
+
+@pytest.fixture(scope="module")
+def rendered(prod_inventory: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    out = tmp_path_factory.mktemp("render")
+    done = ansible_playbook(prod_inventory, "tests/deploy/render.yml", "-e", f"render_dir={out}", env="prod")
+    assert done.returncode == 0, done.stdout[-3000:]
+    hosts = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+    assert hosts, "nothing rendered"
+    return hosts
+
+
+def members(hosts: dict[str, dict], tier: str) -> list[str]:
+    return sorted(name for name, values in hosts.items() if tier in values["groups"])
+
+
+def client_target(values: dict, tier: str) -> list[str]:
+    """Where this client host connects to the tier, as host:port strings."""
+    if tier == "postgres":
+        return [values["database"]]
+    if tier == "redis":
+        return [values["redis"]]
+    if tier == "vecpipe":
+        url = values["vecpipe_url"]
+        assert url.startswith("http://") and url.count(":") == 2, url
+        return [url.removeprefix("http://")]
+    if tier == "webui":
+        return values["nginx_webui_upstreams"]
+    if tier == "flower":
+        return [values["nginx_flower_upstream"]]
+    if tier == "qdrant":
+        return [values["qdrant"]]
+    raise AssertionError(tier)
+
+
+def server_listens(values: dict, tier: str) -> list[str]:
+    if tier == "postgres":
+        return values["postgresql_listen_addresses"]
+    if tier == "redis":
+        return values["redis_bind_addresses"]
+    if tier == "qdrant":
+        return [values["qdrant_listen"].rpartition(":")[0]]
+    return [values[f"{tier}_listen"].rpartition(":")[0]]
+
+
+def test_the_untouched_prod_inventory_passes_preflight(prod_inventory: Path) -> None:
+    done = ansible_playbook(prod_inventory, "playbooks/preflight.yml", env="prod")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "failed=0" in done.stdout and "failed=1" not in done.stdout
+    # The shipped inventory pins no Qdrant release checksum: preflight says the qdrant role will refuse.
+    assert "site_qdrant_checksum" in done.stdout
+
+
+def test_the_wizard_generates_the_qdrant_api_key() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("wizard", ROOT / "ansible/wizard.py")
+    wizard = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wizard)
+    assert wizard.SECRETS["vault_qdrant_api_key"] >= 16
+
+
+def test_every_host_is_rendered(rendered: dict[str, dict]) -> None:
+    assert set(rendered) == {"lb1", "web1", "web2", "gpu1", "gpu2", "work1", "work2", "db1", "cache1", "vec1"}
+    assert all(values["firewall_enabled"] for values in rendered.values())
+
+
+@pytest.mark.parametrize("tier", sorted(EDGES))
+def test_each_client_reaches_the_servers_private_address_and_port(
+    rendered: dict[str, dict], tier: str
+) -> None:
+    port, client_tiers = EDGES[tier]
+    servers = members(rendered, tier)
+    assert servers, tier
+    server_endpoints = {f"{rendered[s]['address']}:{port}": s for s in servers}
+    clients = sorted({h for t in client_tiers for h in members(rendered, t)})
+    assert clients, tier
+    for client in clients:
+        values = rendered[client]
+        targets = client_target(values, tier)
+        assert targets, (client, tier)
+        for target in targets:
+            if client in servers:
+                # Only on the server's own host does a client take loopback.
+                assert target == f"127.0.0.1:{port}", (client, tier, target)
+                continue
+            assert target in server_endpoints, (client, tier, target, server_endpoints)
+            server = rendered[server_endpoints[target]]
+            # The server listens on that private address (or every address, behind the firewall).
+            listens = server_listens(server, tier)
+            assert server["address"] in listens or set(listens) & set(WILDCARD), (tier, listens)
+        if tier == "webui":
+            assert sorted(targets) == sorted(server_endpoints), targets  # every webui host upstream
+
+
+@pytest.mark.parametrize("tier", sorted(EDGES))
+def test_each_servers_firewall_admits_exactly_its_remote_clients(
+    rendered: dict[str, dict], tier: str
+) -> None:
+    port, client_tiers = EDGES[tier]
+    for server in members(rendered, tier):
+        remote = sorted(
+            {rendered[h]["address"] for t in client_tiers for h in members(rendered, t) if h != server}
+        )
+        rules = [rule for rule in rendered[server]["firewall_allowed_from"] if rule["port"] == port]
+        assert len(rules) == 1, (server, tier, rendered[server]["firewall_allowed_from"])
+        assert sorted(rules[0]["sources"]) == remote, (server, tier)
+        assert port not in rendered[server]["firewall_public_ports"]
+
+
+def test_no_other_port_is_admitted_between_hosts(rendered: dict[str, dict]) -> None:
+    for name, values in rendered.items():
+        served = {EDGES[tier][0] for tier in EDGES if tier in values["groups"]}
+        assert {rule["port"] for rule in values["firewall_allowed_from"]} <= served, name
+        assert values["firewall_public_ports"] == ([22, 443] if "lb" in values["groups"] else [22]), name
+
+
+def test_postgres_admits_its_clients_networks(rendered: dict[str, dict]) -> None:
+    (db,) = members(rendered, "postgres")
+    clients = {rendered[h]["address"] for t in EDGES["postgres"][1] for h in members(rendered, t)}
+    networks = rendered[db]["postgresql_allowed_networks"]
+    assert set(networks) == {"127.0.0.1/32", "::1/128"} | {f"{a}/32" for a in clients}
+
+
+def test_qdrant_is_on_its_private_address_with_the_vault_key_and_one_scheme(
+    rendered: dict[str, dict],
+) -> None:
+    (server,) = members(rendered, "qdrant")
+    qdrant = rendered[server]
+    assert qdrant["qdrant_listen"] == f"{qdrant['address']}:6333"
+    assert qdrant["qdrant_server_key_is_vault"]
+    for name in members(rendered, "vecpipe"):
+        vecpipe = rendered[name]
+        assert vecpipe["qdrant"] == f"{qdrant['address']}:6333"
+        assert vecpipe["qdrant_client_key_is_vault"]
+        assert vecpipe["qdrant_https"] == qdrant["qdrant_tls_enabled"]
+
+
+def test_no_secret_is_rendered(prod_inventory: Path, rendered: dict[str, dict]) -> None:
+    import yaml
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    password = (prod_inventory / ".vault_pass").read_text().strip().encode()
+    vault = VaultLib([("prod", VaultSecret(password))])
+    secrets = yaml.safe_load(vault.decrypt((prod_inventory / "group_vars/all/vault.yml").read_bytes()))
+    text = json.dumps(rendered)
+    assert all(value not in text for value in secrets.values())
