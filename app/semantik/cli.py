@@ -68,6 +68,8 @@ def _flower(_: argparse.Namespace) -> int:
         "url_prefix": settings.flower_url_prefix,
         "basic_auth": settings.flower_basic_auth,
     }
+    if settings.flower_tls_cert and settings.flower_tls_key:  # problems() refuses half a pair
+        options |= {"certfile": settings.flower_tls_cert, "keyfile": settings.flower_tls_key}
     make_celery(settings).start(["flower", *(f"--{name}={value}" for name, value in options.items())])
     return 0
 

@@ -103,3 +103,38 @@ def test_check_config_passes_silently_and_prints_no_secret() -> None:
     assert result.returncode == 0, result.stderr
     assert STRONG_KEY not in result.stdout + result.stderr
     assert result.stdout + result.stderr == ""
+
+
+def test_tls_settings_are_checked_per_mode(tmp_path) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("x")
+    half = Settings(internal_api_key=STRONG_KEY, vecpipe_tls_cert=cert)
+    assert problems(half, ("vecpipe",)) == [
+        "VECPIPE_TLS_CERT/VECPIPE_TLS_KEY: set both to serve vecpipe over TLS, or neither"
+    ]
+    assert not [line for line in problems(half, ("worker",)) if "TLS" in line]  # not a worker's concern
+    missing = Settings(webui_tls_cert=cert, webui_tls_key=tmp_path / "gone.key", tls_ca_file=tmp_path / "no")
+    lines = problems(missing, ("webui",))
+    assert f"TLS_CA_FILE: {tmp_path / 'no'} is not a readable file" in lines
+    assert f"WEBUI_TLS_KEY: {tmp_path / 'gone.key'} is not a readable file" in lines
+
+
+def test_production_tls_needs_a_ca_for_vecpipe_and_verify_full_for_a_remote_database(tmp_path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("x")
+    fields = {"environment": "production", "vecpipe_url": "https://vecpipe:8000"}
+    assert any(line.startswith("VECPIPE_URL: https://") for line in problems(Settings(**fields), ("worker",)))
+    remote = "postgresql://u:Zq8vN3kP0wX7rT2mL5y@db/semantik"
+    settings = Settings(**fields, tls_ca_file=ca, database_url=remote)
+    assert [line for line in problems(settings, ("worker",)) if "sslmode" in line]
+    url = f"{remote}?sslmode=verify-full&sslrootcert={ca}"
+    verified = Settings(**fields, tls_ca_file=ca, database_url=url)
+    lines = problems(verified, ("worker",))
+    assert not [line for line in lines if "VECPIPE_URL" in line or "sslmode" in line]
+    assert "sslmode=verify-full" in verified.sqlalchemy_url
+
+
+def test_redis_tls_options_only_for_rediss(tmp_path) -> None:
+    assert Settings(redis_url="redis://r:6379/0", tls_ca_file=tmp_path).redis_tls() == {}
+    options = Settings(redis_url="rediss://r:6380/0", tls_ca_file=tmp_path / "ca.pem").redis_tls()
+    assert options["ssl_ca_certs"] == str(tmp_path / "ca.pem") and options["ssl_check_hostname"] is True

@@ -76,9 +76,28 @@ class Postgres:
     port: int = field(default_factory=free_port)
     password: str = "pg-test-password-not-for-production"
     process: subprocess.Popen[bytes] | None = None
+    # (certificate, key): ssl=on and TCP connections only over TLS (pg_hba hostssl), as in production.
+    tls: tuple[Path, Path] | None = None
 
-    def url(self, database: str = "semantik") -> str:
-        return f"postgresql://{PG_USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = "semantik", query: str = "") -> str:
+        url = f"postgresql://{PG_USER}:{self.password}@127.0.0.1:{self.port}/{database}"
+        return f"{url}?{query}" if query else url
+
+    def _tls_options(self, data: Path) -> list[str]:
+        if self.tls is None:
+            return []
+        cert, key = self.root / "server.crt", self.root / "server.key"
+        shutil.copyfile(self.tls[0], cert)
+        shutil.copyfile(self.tls[1], key)
+        key.chmod(0o600)  # postgres refuses a key others can read
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            for path in (cert, key):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+        (data / "pg_hba.conf").write_text(
+            "local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n"
+        )
+        return ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"]
 
     def _as_postgres(self, *argv: str) -> list[str]:
         return argv if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--", *argv]
@@ -122,6 +141,7 @@ class Postgres:
                 "fsync=off",
                 "-c",
                 "max_connections=200",
+                *self._tls_options(data),
             ),
             stdout=open(self.root / "postgres.log", "wb"),
             stderr=subprocess.STDOUT,
@@ -158,17 +178,30 @@ class Redis:
     port: int = field(default_factory=free_port)
     password: str = "redis-test-password-not-for-production"
     process: subprocess.Popen[bytes] | None = None
+    # (certificate, key, CA): `port` speaks TLS only and no plaintext port is open, as in production.
+    tls: tuple[Path, Path, Path] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def _listen(self) -> list[str]:
+        if self.tls is None:
+            return ["--port", str(self.port)]
+        cert, key, ca = (str(path) for path in self.tls)
+        # The CA is only needed for client certificates, which the app does not use; Redis wants one.
+        return [
+            *("--port", "0", "--tls-port", str(self.port)),
+            *("--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca),
+            *("--tls-auth-clients", "no"),
+        ]
 
     def start(self) -> Redis:
         self.process = subprocess.Popen(
             [
                 shutil.which("redis-server") or "redis-server",
-                "--port",
-                str(self.port),
+                *self._listen(),
                 "--bind",
                 "127.0.0.1",
                 "--requirepass",
@@ -185,7 +218,12 @@ class Redis:
             stdout=open(self.root / "redis.log", "ab"),
             stderr=subprocess.STDOUT,
         )
-        wait_for_port(self.port)
+        try:
+            wait_for_port(self.port)
+        except TimeoutError as error:
+            # E.g. a build without TLS stops at --tls-port: its log says so.
+            log = (self.root / "redis.log").read_text()[-2000:]
+            raise RuntimeError(f"redis-server did not start:\n{log}") from error
         return self
 
     def stop(self) -> None:
@@ -229,13 +267,19 @@ def start_service(
     log: Path,
     ready_path: str = "/health",
     timeout: float = 120.0,
+    ca_file: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a `semantik <mode>` process and wait until ``ready_path`` answers (any status)."""
+    """Start a `semantik <mode>` process and wait until ``ready_path`` answers (any status); over
+    https, verified against ``ca_file``, when it is given."""
+    import ssl
+
     import httpx
+
+    scheme, verify = ("https", ssl.create_default_context(cafile=ca_file)) if ca_file else ("http", True)
 
     def answers() -> bool:
         try:
-            httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=1.0)
+            httpx.get(f"{scheme}://127.0.0.1:{port}{ready_path}", timeout=1.0, verify=verify)
             return True
         except httpx.HTTPError:
             return False

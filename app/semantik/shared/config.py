@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import os
+import ssl
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,6 +48,15 @@ PLACEHOLDERS = (
 )
 MIN_KEY_LENGTH = 32
 MIN_PASSWORD_LENGTH = 16
+# The certificate and key each server mode serves TLS with: both set, or neither.
+TLS_PAIRS = {
+    "webui": ("WEBUI_TLS_CERT", "WEBUI_TLS_KEY"),
+    "vecpipe": ("VECPIPE_TLS_CERT", "VECPIPE_TLS_KEY"),
+    "flower": ("FLOWER_TLS_CERT", "FLOWER_TLS_KEY"),
+}
+# Modes that call vecpipe through VecpipeClient.
+VECPIPE_CLIENTS = ("webui", "worker")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class Settings(BaseSettings):
@@ -65,6 +75,17 @@ class Settings(BaseSettings):
     db_echo: bool = False
 
     redis_url: str | None = None
+
+    # The private CA bundle clients verify vecpipe and rediss:// Redis with (PostgreSQL: sslrootcert in
+    # DATABASE_URL). Unset: the system's trust store.
+    tls_ca_file: Path | None = None
+    # Each server mode serves HTTPS when its certificate and key are both set (TLS_PAIRS).
+    webui_tls_cert: Path | None = None
+    webui_tls_key: Path | None = None
+    vecpipe_tls_cert: Path | None = None
+    vecpipe_tls_key: Path | None = None
+    flower_tls_cert: Path | None = None
+    flower_tls_key: Path | None = None
 
     jwt_secret_key: str | None = None
     # Short-lived: a stolen access token is worth minutes; refresh tokens rotate and are revocable.
@@ -181,7 +202,19 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         if not self.database_url:
             raise RuntimeError("DATABASE_URL is not set")
+        # Only the scheme changes: the query (sslmode, sslrootcert) reaches libpq as it is.
         return self.database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+    def redis_tls(self) -> dict[str, object]:
+        """redis-py's TLS arguments for a rediss:// REDIS_URL (none for redis://): the certificate and
+        the host name are verified, against TLS_CA_FILE when set. Celery takes the same dict as
+        broker_use_ssl and redis_backend_use_ssl; kombu refuses rediss:// without ssl_cert_reqs."""
+        if not self.redis_url or urlsplit(self.redis_url).scheme != "rediss":
+            return {}
+        options: dict[str, object] = {"ssl_cert_reqs": ssl.CERT_REQUIRED, "ssl_check_hostname": True}
+        if self.tls_ca_file:
+            options["ssl_ca_certs"] = str(self.tls_ca_file)
+        return options
 
 
 def weakness(secret: str, minimum: int) -> str | None:
@@ -223,6 +256,7 @@ def problems(settings: Settings, modes: tuple[str, ...] = MODES) -> list[str]:
                 found.append(line)
     if "flower" in modes and settings.flower_basic_auth and ":" not in settings.flower_basic_auth:
         found.append("FLOWER_BASIC_AUTH: must be user:password")
+    found += _tls_problems(settings, modes)
     if settings.environment == "production":
         for name, (secret, minimum) in _secrets(settings).items():
             reason = weakness(secret, minimum)
@@ -231,6 +265,46 @@ def problems(settings: Settings, modes: tuple[str, ...] = MODES) -> list[str]:
         redis_url = settings.redis_url
         if redis_url and not urlsplit(redis_url).password:
             found.append("REDIS_URL: production needs a password-protected broker")
+    return found
+
+
+def _tls_problems(settings: Settings, modes: tuple[str, ...]) -> list[str]:
+    """Half a certificate pair, a file that is not there, an https:// vecpipe nobody can verify."""
+    found = []
+    files = ["TLS_CA_FILE"]
+    for mode in modes:
+        cert, key = TLS_PAIRS.get(mode, (None, None))
+        if cert is None:
+            continue
+        files += [cert, key]
+        if bool(getattr(settings, cert.lower())) != bool(getattr(settings, key.lower())):
+            found.append(f"{cert}/{key}: set both to serve {mode} over TLS, or neither")
+    for name in files:
+        path = getattr(settings, name.lower())
+        if path and not path.is_file():
+            found.append(f"{name}: {path} is not a readable file")
+    database_url = settings.database_url
+    if database_url and any(mode in modes for mode in ("webui", "worker", "beat", "migrate")):
+        parts = urlsplit(database_url)
+        query = parse_qs(parts.query)
+        for root in query.get("sslrootcert", []):
+            if not Path(root).is_file():
+                found.append(f"DATABASE_URL: sslrootcert {root} is not a readable file")
+        # TLS_CA_FILE marks the encrypted layout: a remote database must be verified there too (libpq's
+        # default, sslmode=prefer, neither insists on TLS nor checks whom it talks to).
+        remote = parts.hostname not in LOOPBACK
+        verified = query.get("sslmode", [""])[-1] == "verify-full"
+        if settings.environment == "production" and settings.tls_ca_file and remote and not verified:
+            found.append(
+                "DATABASE_URL: a remote server needs ?sslmode=verify-full&sslrootcert=<CA file>"
+                " when TLS_CA_FILE is set"
+            )
+    uses_vecpipe = any(mode in modes for mode in VECPIPE_CLIENTS)
+    https = urlsplit(settings.vecpipe_url).scheme == "https"
+    # vecpipe's certificate comes from the deployment's private CA, which no system trust store holds:
+    # without TLS_CA_FILE every call would fail verification at run time instead of here.
+    if uses_vecpipe and https and settings.environment == "production" and not settings.tls_ca_file:
+        found.append("VECPIPE_URL: https:// in production needs TLS_CA_FILE (the CA of its certificate)")
     return found
 
 

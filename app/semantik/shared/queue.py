@@ -30,6 +30,9 @@ def make_celery(settings: Settings, include: tuple[str, ...] = (), results: bool
         broker_transport_options={"socket_timeout": 5, "socket_connect_timeout": 5},
         result_expires=86400,
     )
+    tls = settings.redis_tls()
+    if tls:  # rediss://: the broker and the result backend verify Redis like every other client
+        app.conf.update(broker_use_ssl=tls, redis_backend_use_ssl=tls)
     return app
 
 

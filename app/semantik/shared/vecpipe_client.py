@@ -5,8 +5,10 @@ from __future__ import annotations
 import http.client
 import json
 import select
+import ssl
 import threading
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +30,9 @@ class VecpipeClient:
     """
 
     def __init__(self, settings: Settings, timeout: float | None = None):
-        self._pool = _Connections(settings.vecpipe_url, timeout or settings.vecpipe_timeout)
+        self._pool = _Connections(
+            settings.vecpipe_url, timeout or settings.vecpipe_timeout, settings.tls_ca_file
+        )
         self._headers = {"X-Internal-Api-Key": settings.internal_api_key or "", "User-Agent": "semantik"}
 
     def close(self) -> None:
@@ -127,9 +131,10 @@ class RemoteProtocolError(TransportError):
 
 class _Connections:
     """Keep-alive connections to one origin: a request takes an idle one or opens one, and gives it back
-    once the whole response was read. `timeout` bounds connecting and every read and write."""
+    once the whole response was read. `timeout` bounds connecting and every read and write; an https://
+    origin's certificate and host name are verified against `ca_file` (TLS_CA_FILE) when given."""
 
-    def __init__(self, url: str, timeout: float):
+    def __init__(self, url: str, timeout: float, ca_file: Path | None = None):
         # A URL that cannot work fails each request (a 503 naming it), as it did with httpx, rather
         # than the start of the process.
         self._invalid: str | None = None
@@ -144,8 +149,11 @@ class _Connections:
         self._https = parts.scheme == "https"
         self._prefix = parts.path.rstrip("/")
         self._timeout = timeout
-        # Built once: the same verification httpx applies (SSL_CERT_FILE/SSL_CERT_DIR, else certifi).
-        self._tls = httpx.create_ssl_context() if self._https else None
+        # Built once. Without TLS_CA_FILE the same trust httpx applies (SSL_CERT_FILE/SSL_CERT_DIR, else
+        # certifi); with it, that CA alone: vecpipe's certificate comes from the deployment's private CA.
+        self._tls: ssl.SSLContext | None = None
+        if self._https:
+            self._tls = ssl.create_default_context(cafile=ca_file) if ca_file else httpx.create_ssl_context()
         self._idle: list[tuple[float, http.client.HTTPConnection]] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -212,7 +220,9 @@ class _Connections:
             connection.connect()
         except TimeoutError as error:
             raise ConnectTimeout(str(error)) from error
-        except OSError as error:  # refused, unreachable, name not resolved, TLS handshake failed
+        except ssl.SSLError as error:  # an untrusted certificate, a wrong host name, a plaintext server
+            raise ConnectError(f"TLS handshake with vecpipe failed: {error}") from error
+        except OSError as error:  # refused, unreachable, name not resolved
             raise ConnectError(str(error)) from error
         return connection
 

@@ -73,5 +73,9 @@ def serve(settings: Settings) -> None:
         if isinstance(error, ConfigError):
             raise
         raise ConfigError([f"vecpipe cannot start: {error}"]) from error
-    log.info("vecpipe listening on %s:%d", settings.vecpipe_host, settings.vecpipe_port)
-    uvicorn.run(app, host=settings.vecpipe_host, port=settings.vecpipe_port, log_level="info")
+    scheme = "https" if settings.vecpipe_tls_cert else "http"
+    log.info("vecpipe listening on %s://%s:%d", scheme, settings.vecpipe_host, settings.vecpipe_port)
+    tls = {}
+    if settings.vecpipe_tls_cert and settings.vecpipe_tls_key:  # problems() refuses half a pair
+        tls = {"ssl_certfile": str(settings.vecpipe_tls_cert), "ssl_keyfile": str(settings.vecpipe_tls_key)}
+    uvicorn.run(app, host=settings.vecpipe_host, port=settings.vecpipe_port, log_level="info", **tls)

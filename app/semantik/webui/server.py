@@ -25,8 +25,12 @@ class _Gunicorn(BaseApplication):
 
 
 def serve(settings: Settings) -> None:
+    tls = {}
+    if settings.webui_tls_cert and settings.webui_tls_key:  # problems() refuses half a pair
+        tls = {"certfile": str(settings.webui_tls_cert), "keyfile": str(settings.webui_tls_key)}
     _Gunicorn(
         {
+            **tls,
             "bind": f"{settings.webui_host}:{settings.webui_port}",
             "workers": settings.webui_workers,
             "worker_class": "uvicorn_worker.UvicornWorker",

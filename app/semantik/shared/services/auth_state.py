@@ -35,7 +35,9 @@ class AuthState:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthState:
-        client = redis.Redis.from_url(settings.redis_url or "", socket_timeout=5, socket_connect_timeout=5)
+        client = redis.Redis.from_url(
+            settings.redis_url or "", socket_timeout=5, socket_connect_timeout=5, **settings.redis_tls()
+        )
         return cls(client, settings)
 
     @staticmethod

@@ -27,7 +27,7 @@ def sync_due_sources() -> list[str]:
 
 @app.task(name="semantik.maintenance.delete_old_results")
 def delete_old_results() -> int:
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis.Redis.from_url(settings.redis_url, **settings.redis_tls())
     try:
         return maintenance.delete_old_results(client, settings.task_result_retention_hours)
     finally:

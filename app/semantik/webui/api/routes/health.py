@@ -34,7 +34,10 @@ def _database(_: Any) -> str:
 
 def _redis(settings: Any) -> str:
     client = redis.Redis.from_url(
-        settings.redis_url, socket_timeout=CHECK_SECONDS, socket_connect_timeout=CHECK_SECONDS
+        settings.redis_url,
+        socket_timeout=CHECK_SECONDS,
+        socket_connect_timeout=CHECK_SECONDS,
+        **settings.redis_tls(),
     )
     try:
         client.ping()
