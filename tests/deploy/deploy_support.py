@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -44,3 +46,23 @@ def ansible_playbook(
         text=True,
         timeout=timeout,
     )
+
+
+def secrets_of(inventory: Path) -> dict[str, str]:
+    """The vault's secrets of an inventory with its .vault_pass.
+
+    Through the CLI: importing ansible here would patch sys.intern under torch in this process.
+    """
+    shown = subprocess.run(
+        [
+            str(BIN / "ansible-vault"),
+            "view",
+            "--vault-id",
+            f"dev@{inventory / '.vault_pass'}",
+            str(inventory / "group_vars/all/vault.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return yaml.safe_load(shown.stdout)

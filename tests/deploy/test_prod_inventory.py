@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from deploy_support import ROOT, ansible_playbook, inventory_copy
+from deploy_support import ROOT, ansible_playbook, inventory_copy, secrets_of
 
 # The wiring's site_clients: server tier -> (port, client tiers).
 EDGES = {
@@ -169,11 +169,6 @@ def test_qdrant_is_on_its_private_address_with_the_vault_key_and_one_scheme(
 
 
 def test_no_secret_is_rendered(prod_inventory: Path, rendered: dict[str, dict]) -> None:
-    import yaml
-    from ansible.parsing.vault import VaultLib, VaultSecret
-
-    password = (prod_inventory / ".vault_pass").read_text().strip().encode()
-    vault = VaultLib([("prod", VaultSecret(password))])
-    secrets = yaml.safe_load(vault.decrypt((prod_inventory / "group_vars/all/vault.yml").read_bytes()))
+    secrets = secrets_of(prod_inventory)
     text = json.dumps(rendered)
     assert all(value not in text for value in secrets.values())

@@ -7,8 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-from deploy_support import ROOT
+from deploy_support import ROOT, secrets_of
 
 WIZARD = str(ROOT / "ansible/wizard.py")
 
@@ -20,23 +19,6 @@ def run(inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=True,
     )
-
-
-def secrets_of(inventory: Path) -> dict[str, str]:
-    # Through the CLI: importing ansible here would patch sys.intern under torch in this process.
-    shown = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-vault"),
-            "view",
-            "--vault-id",
-            f"dev@{inventory / '.vault_pass'}",
-            str(inventory / "group_vars/all/vault.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return yaml.safe_load(shown.stdout)
 
 
 def fresh_clone(tmp_path: Path) -> Path:
