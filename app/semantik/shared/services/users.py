@@ -81,8 +81,9 @@ def end_sessions(session: Session, user: User, state: AuthState | None) -> None:
         )
     ).all()
     session.execute(update(RefreshToken).where(RefreshToken.user_id == user.id).values(is_revoked=True))
-    for family in set(families) if state is not None else ():
-        state.revoke(family)
+    if state is not None:
+        for family in set(families):
+            state.revoke(family)
 
 
 def change(
