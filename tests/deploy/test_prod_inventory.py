@@ -54,8 +54,8 @@ def client_target(values: dict, tier: str) -> list[str]:
         return [values["redis"]]
     if tier == "vecpipe":
         url = values["vecpipe_url"]
-        assert url.startswith("http://") and url.count(":") == 2, url
-        return [url.removeprefix("http://")]
+        assert url.startswith("https://") and url.count(":") == 2, url
+        return [url.removeprefix("https://")]
     if tier == "webui":
         return values["nginx_webui_upstreams"]
     if tier == "flower":
@@ -172,3 +172,29 @@ def test_no_secret_is_rendered(prod_inventory: Path, rendered: dict[str, dict]) 
     secrets = secrets_of(prod_inventory)
     text = json.dumps(rendered)
     assert all(value not in text for value in secrets.values())
+
+
+def test_every_tier_is_encrypted_and_every_client_verifies(rendered: dict[str, dict]) -> None:
+    ca = f"{rendered['web1']['tls_dir']}/ca.crt"
+    for name, values in rendered.items():
+        assert values["tls"], name
+        if values["services"]:
+            assert values["semantik_tls"], name
+            # libpq checks the chain and the name; rediss:// is verified by the app (Settings.redis_tls).
+            assert values["database_query"] == f"sslmode=verify-full&sslrootcert={ca}", name
+            assert values["redis_scheme"] == "rediss", name
+    (db,) = members(rendered, "postgres")
+    (cache,) = members(rendered, "redis")
+    assert rendered[db]["postgresql_tls"] and rendered[cache]["redis_tls"]
+    assert all(rendered[lb]["nginx_upstream_tls"] for lb in members(rendered, "lb"))
+
+
+@pytest.mark.parametrize("tier", ["postgres", "redis", "vecpipe", "webui", "flower"])
+def test_each_servers_certificate_names_what_its_clients_connect_to(
+    rendered: dict[str, dict], tier: str
+) -> None:
+    for server in members(rendered, tier):
+        values = rendered[server]
+        # Its private address (remote clients), loopback (clients on the host), the tier name (nginx).
+        assert {values["address"], "127.0.0.1"} <= set(values["certificate_addresses"]), server
+        assert f"semantik-{tier}" in values["certificate_names"], server

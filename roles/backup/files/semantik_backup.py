@@ -4,7 +4,9 @@
 backup.yml and restore.yml run each step on the host of its tier; the scheduled backup (a systemd
 timer on a host that holds every stateful tier) runs them all there with `all`. Stdlib only: it runs
 with the host's python3, beside the application's venv. Secrets come from the environment
-(REDISCLI_AUTH, INTERNAL_API_KEY, PG*), never from the command line.
+(REDISCLI_AUTH, INTERNAL_API_KEY, PG*), never from the command line. With TLS between the tiers the
+same environment names the CA certificate Redis (REDIS_TLS_CA_FILE) and vecpipe (TLS_CA_FILE, from
+vecpipe's own environment file) are verified with.
 
 A backup is a directory ROOT/NAME:
   postgres/<database>.dump     custom-format dump, checked with pg_restore --list
@@ -31,6 +33,7 @@ import os
 import re
 import secrets
 import shutil
+import ssl
 import stat
 import subprocess
 import sys
@@ -261,8 +264,11 @@ def restore_postgres(dump: Path, database: str, owner: str, user: str) -> None:
 
 
 def redis_cli(host: str, port: int, *command: str) -> str:
-    """redis-cli with the password in REDISCLI_AUTH (never on the command line)."""
-    return run(["redis-cli", "-h", host, "-p", str(port), "--no-auth-warning", *command]).strip()
+    """redis-cli with the password in REDISCLI_AUTH (never on the command line), over TLS verified with
+    REDIS_TLS_CA_FILE when that is set (Redis then has no plaintext port)."""
+    ca_file = os.environ.get("REDIS_TLS_CA_FILE")
+    tls = ["--tls", "--cacert", ca_file] if ca_file else []
+    return run(["redis-cli", "-h", host, "-p", str(port), "--no-auth-warning", *tls, *command]).strip()
 
 
 def persistence(host: str, port: int) -> dict[str, str]:
@@ -333,8 +339,10 @@ def vecpipe(url: str, method: str, path: str, timeout: float = 600) -> dict:
     request = urllib.request.Request(
         url.rstrip("/") + path, method=method, headers={"X-Internal-Api-Key": os.environ["INTERNAL_API_KEY"]}
     )
+    # https:// vecpipe is verified with the deployment's CA (TLS_CA_FILE), else the system's.
+    context = ssl.create_default_context(cafile=os.environ.get("TLS_CA_FILE") or None)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         raise BackupError(f"vecpipe {method} {path}: {error.code} {error.read()[:500]!r}") from error
