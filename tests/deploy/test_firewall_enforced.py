@@ -30,20 +30,9 @@ TAGS = "common_preflight,common_firewall"
 PORTS = [22, 5432, 6379, 8080]
 LISTENERS = [5432, 6379, 8080]
 TIMEOUT = 2.0
-# Tries each port of a host at once; a dropped SYN times out, a refused one would mean no listener.
-PROBE_SCRIPT = f"""
-import json, socket, sys
-from concurrent.futures import ThreadPoolExecutor
-def reach(port):
-    try:
-        socket.create_connection((sys.argv[1], port), timeout={TIMEOUT}).close()
-        return True
-    except OSError:
-        return False
-ports = [int(p) for p in sys.argv[2:]]
-with ThreadPoolExecutor(len(ports)) as pool:
-    print(json.dumps(dict(zip(map(str, ports), pool.map(reach, ports)))))
-"""
+# Tries each port of a host at once (shared with molecule/prod): a dropped SYN times out
+# ("filtered"), a refused one would mean no listener.
+REACH = (ROOT / "ansible" / "lab" / "reach.py").read_text()
 
 
 @dataclass
@@ -67,12 +56,12 @@ def reachable_from_controller(address: str, port: int) -> bool:
 def matrix(lab: Lab) -> dict[str, dict[int, bool]]:
     """source -> port -> whether a TCP connection to the server succeeds."""
     target = lab.hosts[SERVER]
-    ports = " ".join(map(str, PORTS))
+    ports = ",".join(map(str, PORTS))
 
     def from_host(name: str) -> dict[int, bool]:
-        done = ssh(lab.hosts[name], f"python3 -c '{PROBE_SCRIPT}' {target} {ports}")
+        done = ssh(lab.hosts[name], f"python3 -c '{REACH}' {TIMEOUT} {target}:{ports}")
         assert done.returncode == 0, done.stderr
-        return {int(port): ok for port, ok in json.loads(done.stdout).items()}
+        return {int(port): seen == "open" for port, seen in json.loads(done.stdout)[target].items()}
 
     with ThreadPoolExecutor(3) as pool:
         rows = dict(zip([CLIENT, PROBE], pool.map(from_host, [CLIENT, PROBE]), strict=True))

@@ -1,10 +1,11 @@
-"""The whole dev stack on real hosts: `molecule test` of each scenario (create, prepare, converge,
-idempotence with 0 changed, verify, destroy): default (the stack, its hardening and network) and
-backup (the backup and restore round trip, the timer). About six minutes each on two cores.
+"""The stack on real hosts: `molecule test` of each scenario (create, prepare, converge, idempotence
+with 0 changed, verify, destroy): default (the dev stack, its hardening and network) and backup (the
+backup and restore round trip, the timer), about six minutes each on two cores; prod (the prod
+inventory on nine hosts: placement, the path through the lb, status, the firewall matrix).
 
-Molecule reads inventories/dev's group_vars, so the dev vault must open: on a fresh clone (no
-password file) this runs the wizard first, as `make wizard ENV=dev` would, which rewrites the
-committed, encrypted vault.yml with new secrets.
+default and backup read inventories/dev's group_vars, prod inventories/prod's, so that vault must
+open: on a fresh clone (no password file) this runs the wizard first, as `make wizard ENV=<env>`
+would, which rewrites the committed, encrypted vault.yml with new secrets.
 """
 
 from __future__ import annotations
@@ -19,12 +20,17 @@ from deploy_support import BIN, ROOT
 pytestmark = pytest.mark.lab
 
 
-@pytest.mark.parametrize("scenario", ["default", "backup"])
+# Each scenario and the environment whose variables (and vault) it uses.
+SCENARIOS = {"default": "dev", "backup": "dev", "prod": "prod"}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_molecule_scenario_passes(scenario: str) -> None:
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
-    if not (ROOT / "inventories/dev/.vault_pass").exists():
-        subprocess.run([sys.executable, str(ROOT / "ansible/wizard.py"), "dev"], check=True)
+    environment = SCENARIOS[scenario]
+    if not (ROOT / f"inventories/{environment}/.vault_pass").exists():
+        subprocess.run([sys.executable, str(ROOT / "ansible/wizard.py"), environment], check=True)
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     done = subprocess.run(
         [str(BIN / "molecule"), "test", "-s", scenario],
