@@ -26,8 +26,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+# Plain output: molecule frames each line and colours the recap, which the pattern must still find.
+ENV = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "ANSIBLE_NOCOLOR": "1", "NO_COLOR": "1"}
+RECAP = re.compile(r"([\w.-]+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
 def run(*cmd: str) -> tuple[float, str]:
@@ -42,7 +43,10 @@ def run(*cmd: str) -> tuple[float, str]:
 
 def molecule(step: str, *extra: str) -> tuple[float, str, dict[str, int]]:
     seconds, out = run(str(BIN / "molecule"), step, "-s", "prod", *(["--", *extra] if extra else []))
-    return seconds, out, {m[1]: int(m[3]) for m in RECAP.finditer(out)}
+    recap = {m[1]: int(m[3]) for m in RECAP.finditer(out)}
+    if step == "converge" and len(recap) < 8:
+        raise SystemExit(f"bench: no play recap for every host in the converge's output ({sorted(recap)})")
+    return seconds, out, recap
 
 
 def used_bytes() -> int:

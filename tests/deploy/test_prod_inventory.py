@@ -144,7 +144,7 @@ def test_no_other_port_is_admitted_between_hosts(rendered: dict[str, dict]) -> N
     for name, values in rendered.items():
         served = {EDGES[tier][0] for tier in EDGES if tier in values["groups"]}
         assert {rule["port"] for rule in values["firewall_allowed_from"]} <= served, name
-        assert values["firewall_public_ports"] == ([22, 443] if "lb" in values["groups"] else [22]), name
+        assert values["firewall_public_ports"] == ([22, 80, 443] if "lb" in values["groups"] else [22]), name
 
 
 def test_postgres_admits_its_clients_networks(rendered: dict[str, dict]) -> None:
