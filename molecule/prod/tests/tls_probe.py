@@ -10,24 +10,25 @@ import ssl
 import sys
 
 
+def postgres_error(host: str, port: int, **tls: str) -> str:
+    """PostgreSQL's refusal of a login with a wrong password over these libpq TLS settings ('' if
+    it let us in); TLS negotiation is PostgreSQL's own, so the probe goes through libpq."""
+    import psycopg2
+
+    try:
+        psycopg2.connect(
+            host=host, port=port, user="semantik", dbname="semantik", password="x", connect_timeout=5, **tls
+        ).close()
+    except psycopg2.OperationalError as error:
+        return str(error)
+    return ""
+
+
 def plaintext(kind: str, host: str, port: int) -> str:
     """What a plaintext client gets: 'refused' unless the server speaks its protocol in clear."""
     if kind == "postgres":
-        import psycopg2
-
-        try:
-            psycopg2.connect(
-                host=host,
-                port=port,
-                user="semantik",
-                dbname="semantik",
-                password="x",
-                sslmode="disable",
-                connect_timeout=5,
-            ).close()
-        except psycopg2.OperationalError as error:
-            return "refused: no encryption" if "no encryption" in str(error) else f"answered: {error}"
-        return "answered"
+        error = postgres_error(host, port, sslmode="disable")
+        return "refused: no encryption" if "no encryption" in error else f"answered: {error}"
     request = b"PING\r\n" if kind == "redis" else b"GET /health HTTP/1.0\r\n\r\n"
     try:
         with socket.create_connection((host, port), timeout=5) as sock:
@@ -43,26 +44,11 @@ def plaintext(kind: str, host: str, port: int) -> str:
 
 def handshake(kind: str, host: str, port: int, cafile: str) -> str:
     if kind == "postgres":
-        import psycopg2
-
-        try:
-            psycopg2.connect(
-                host=host,
-                port=port,
-                user="semantik",
-                dbname="semantik",
-                password="x",
-                sslmode="verify-full",
-                sslrootcert=cafile,
-                connect_timeout=5,
-            ).close()
-        except psycopg2.OperationalError as error:
-            text = str(error)
-            # A verified server then refuses the wrong password: TLS itself succeeded.
-            if "password authentication failed" in text:
-                return "verified"
-            return "refused: certificate" if "certificate verify failed" in text else f"error: {text[:80]}"
-        return "verified"
+        error = postgres_error(host, port, sslmode="verify-full", sslrootcert=cafile)
+        # A verified server then refuses the wrong password (or lets us in): TLS itself succeeded.
+        if not error or "password authentication failed" in error:
+            return "verified"
+        return "refused: certificate" if "certificate verify failed" in error else f"error: {error[:80]}"
     context = ssl.create_default_context(cafile=cafile)
     try:
         with socket.create_connection((host, port), timeout=5) as sock:
