@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Callable
 
@@ -39,6 +40,12 @@ def _vecpipe(_: argparse.Namespace) -> int:
 @command("worker", "run the Celery worker that ingests documents (index, append, reindex, sync, ...)")
 def _worker(_: argparse.Namespace) -> int:
     settings = require("worker")
+    # SIGTERM (systemd's stop) as Celery's cold shutdown with a soft-shutdown wait, not its warm
+    # shutdown, which waits for a running operation however long it takes: see celery_app.configure.
+    # billiard reads this once, when first imported, so before Celery is.
+    if "billiard.common" in sys.modules:
+        raise RuntimeError("billiard imported before REMAP_SIGTERM was set")
+    os.environ["REMAP_SIGTERM"] = "SIGQUIT"
     from semantik.worker.celery_app import app
 
     app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={settings.worker_concurrency}"])

@@ -188,6 +188,97 @@ def test_a_server_that_hangs_up_is_a_protocol_error(server: _Vecpipe) -> None:
         "vecpipe unavailable: RemoteProtocolError: Server disconnected without sending a response."
     )
     client.close()
+    # A new connection's failure is not retried, even for a GET.
+    assert server.connections == 1
+    assert [path for _, path, _, _ in server.requests] == ["/hang-up"]
+
+
+def _closed_while_idle(server: _Vecpipe, client: VecpipeClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave `client` one idle connection the server has closed, which the client believes reusable:
+    the race of a request with a restarting vecpipe closing its idle keep-alive connections."""
+    client._call("GET", "/bye")
+    time.sleep(0.1)  # the server's FIN arrives; the poll would see it, so it is bypassed
+    monkeypatch.setattr(vecpipe_client, "_still_open", lambda connection: True)
+    assert len(client._pool._idle) == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "path"),
+    [
+        (lambda client: client.health(), "/health"),
+        (lambda client: client.collection_info("c"), "/collections/c"),
+        (lambda client: client.search("c", "again", 1)["echo"]["query"], "/search"),
+    ],
+)
+def test_an_idempotent_request_on_a_connection_closed_while_idle_is_sent_again(
+    server: _Vecpipe, monkeypatch: pytest.MonkeyPatch, call, path: str
+) -> None:
+    client = _client(_url(server))
+    try:
+        _closed_while_idle(server, client, monkeypatch)
+        answer = call(client)
+        assert answer == ("again" if path == "/search" else None)
+    finally:
+        client.close()
+    assert server.connections == 2
+    assert [p for _, p, _, _ in server.requests] == ["/bye", path]
+
+
+def test_an_embed_on_a_connection_reset_while_idle_is_sent_again(
+    server: _Vecpipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _client(_url(server))
+    try:
+        _closed_while_idle(server, client, monkeypatch)
+        # Writing into a closed connection draws a reset; the request then fails on write or read.
+        (_, connection), *_ = client._pool._idle
+        connection.sock.send(b"x")
+        time.sleep(0.1)
+        with pytest.raises(ValidationError):  # the server's 422 for an empty list: it was answered
+            client.embed([])
+    finally:
+        client.close()
+    assert server.connections == 2
+    assert [p for _, p, _, _ in server.requests] == ["/bye", "/embed"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda client: client.upsert("c", []),
+        lambda client: client.delete_points("c", ["d1"]),
+        lambda client: client.create_collection("c"),
+        lambda client: client.delete_collection("c"),
+    ],
+)
+def test_a_request_that_changes_the_store_is_never_sent_twice(
+    server: _Vecpipe, monkeypatch: pytest.MonkeyPatch, call
+) -> None:
+    client = _client(_url(server))
+    try:
+        _closed_while_idle(server, client, monkeypatch)
+        with pytest.raises(
+            ServiceUnavailableError, match="^vecpipe unavailable: (RemoteProtocol|Write|Read)"
+        ):
+            call(client)
+    finally:
+        client.close()
+    assert server.connections == 1
+    assert [p for _, p, _, _ in server.requests] == ["/bye"]
+
+
+def test_a_retried_request_that_fails_again_is_not_retried_twice(
+    server: _Vecpipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _client(_url(server))
+    try:
+        _closed_while_idle(server, client, monkeypatch)
+        with pytest.raises(ServiceUnavailableError, match="RemoteProtocolError"):
+            client._call("GET", "/hang-up")
+    finally:
+        client.close()
+    assert server.connections == 2
+    assert [p for _, p, _, _ in server.requests] == ["/bye", "/hang-up"]
 
 
 def test_a_slow_answer_times_out(server: _Vecpipe) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,78 @@ def test_serve_runs_one_uvicorn_process_on_the_configured_address(
     assert len(calls) == 1
     assert calls[0]["host"] == "127.0.0.2" and calls[0]["port"] == 8123
     assert "workers" not in calls[0]
+
+
+def _listening() -> socket.socket:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    return sock
+
+
+def test_a_socket_systemd_passed_to_this_process_is_taken(tmp_path: Path) -> None:
+    with _listening() as sock:
+        environ = {"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "1", "LISTEN_FDNAMES": "vecpipe", "X": "y"}
+        taken = main.systemd_socket(environ, fd=os.dup(sock.fileno()))
+        try:
+            assert taken is not None and taken.getsockname() == sock.getsockname()
+            assert not os.get_inheritable(taken.fileno())
+        finally:
+            taken.close()
+    assert environ == {"X": "y"}  # as sd_listen_fds(1): a child must not take the socket for its own
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"LISTEN_PID": "1", "LISTEN_FDS": "1"},  # meant for another process
+        {"LISTEN_PID": "{pid}", "LISTEN_FDS": "0"},
+        {"LISTEN_FDS": "1"},
+    ],
+)
+def test_without_a_socket_for_this_process_none_is_taken(environ: dict[str, str]) -> None:
+    environ = {name: value.format(pid=os.getpid()) for name, value in environ.items()}
+    assert main.systemd_socket(environ, fd=-1) is None
+    assert environ == {}
+
+
+def test_a_passed_descriptor_that_is_no_socket_is_refused(tmp_path: Path) -> None:
+    with open(tmp_path / "file", "w") as file:
+        environ = {"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "1"}
+        with pytest.raises(ConfigError, match="is not a socket"):
+            main.systemd_socket(environ, fd=file.fileno())
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_serve_runs_on_the_passed_socket_with_the_same_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tls: bool
+) -> None:
+    served = []
+
+    class Server:
+        started = True
+
+        def __init__(self, config) -> None:
+            self.config = config
+
+        def run(self, sockets) -> None:
+            served.append((self.config, sockets))
+
+    monkeypatch.setattr(main.uvicorn, "run", lambda *a, **k: pytest.fail("must not bind VECPIPE_PORT"))
+    monkeypatch.setattr(main.uvicorn, "Server", Server)
+    options = (
+        {"vecpipe_tls_cert": tmp_path / "cert.pem", "vecpipe_tls_key": tmp_path / "key.pem"} if tls else {}
+    )
+    with _listening() as sock:
+        monkeypatch.setattr(main, "systemd_socket", lambda: sock)
+        main.serve(make_settings(tmp_path, **options))
+    ((config, sockets),) = served
+    assert sockets == [sock]
+    if tls:
+        assert (config.ssl_certfile, config.ssl_keyfile) == (
+            str(tmp_path / "cert.pem"),
+            str(tmp_path / "key.pem"),
+        )
+    else:
+        assert config.ssl_certfile is None and config.ssl_keyfile is None

@@ -33,7 +33,9 @@ def _free_port() -> int:
 
 
 def _environment(tmp_path: Path, **extra: str) -> dict[str, str]:
-    keep = {name: value for name, value in os.environ.items() if name in ("PATH", "HOME", "LANG")}
+    keep = {
+        name: value for name, value in os.environ.items() if name in ("PATH", "HOME", "LANG", "PYTHONPATH")
+    }
     return {
         **keep,
         "HF_HUB_OFFLINE": "1",
@@ -128,3 +130,61 @@ def test_a_second_process_on_the_same_store_is_refused(tmp_path: Path) -> None:
         holder.close()
     assert done.returncode != 0
     assert "is open in another process; an embedded store belongs to one vecpipe process" in done.stderr
+
+
+# As systemd starts a socket-activated service: the listening socket at fd 3, LISTEN_PID the service's
+# own pid (known only once forked, so set here just before exec), LISTEN_FDS=1.
+_SOCKET_ACTIVATION = """
+import os, sys
+os.dup2(int(sys.argv[1]), 3)
+os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS="1", LISTEN_FDNAMES="vecpipe")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _activated(sock, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _SOCKET_ACTIVATION, str(sock.fileno()), *_command()],
+        env=env,
+        pass_fds=(sock.fileno(),),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_socket_passed_by_systemd_is_served_and_outlives_a_restart(tmp_path: Path) -> None:
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    unused_port = _free_port()
+    env = _environment(
+        tmp_path, INTERNAL_API_KEY=KEY, USE_MOCK_EMBEDDINGS="true", VECPIPE_PORT=str(unused_port)
+    )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        first = _activated(sock, env)
+        try:
+            assert _wait_for_health(url, first).status_code == 200
+            assert httpx.post(f"{url}/embed", json={"texts": ["hi"]}, headers=HEADERS).status_code == 200
+            with pytest.raises(httpx.ConnectError):  # VECPIPE_PORT is not bound: the socket replaces it
+                httpx.get(f"http://127.0.0.1:{unused_port}/health", timeout=2)
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(30) == -signal.SIGTERM
+            # No process serves now, yet the socket still accepts: a request waits in its backlog and
+            # the next vecpipe on the same socket answers it.
+            with ThreadPoolExecutor(1) as pool:
+                waiting = pool.submit(httpx.get, f"{url}/health", timeout=90)
+                second = _activated(sock, env)
+                try:
+                    assert waiting.result().status_code == 200
+                finally:
+                    second.send_signal(signal.SIGTERM)
+                    assert second.wait(30) == -signal.SIGTERM
+        finally:
+            for process in (first, locals().get("second")):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait()

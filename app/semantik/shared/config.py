@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     worker_time_limit: int = Field(6 * 3600 + 300, ge=2)
     worker_max_retries: int = Field(5, ge=0, le=50)
     worker_retry_backoff_max: int = Field(600, ge=1)
+    # On SIGTERM a worker takes no new task and lets a running operation go on this long, then hands it
+    # back to the queue (unacknowledged) for another worker, or itself restarted, to resume. The unit's
+    # TimeoutStopSec must outlast it (grace + 30 s).
+    worker_stop_grace: float = Field(20.0, ge=0)
     # Large batches matter: the model pads every batch to its longest text, and only a request with
     # many chunks lets vecpipe group similar lengths (bench/ingest.py; 32 documents cost 17% more).
     ingest_batch_documents: int = Field(256, ge=1, le=1000)

@@ -19,6 +19,8 @@ from semantik.shared.errors import EntityNotFoundError, ServiceUnavailableError,
 
 KEEPALIVE_SECONDS = 4.0  # an idle connection older than this is not reused (uvicorn closes at 5 s)
 MAX_IDLE = 20  # idle keep-alive connections kept per client
+# Requests that may be sent twice: reads, and the two POSTs that compute without storing.
+IDEMPOTENT_POSTS = frozenset({"/search", "/embed"})
 
 
 class VecpipeClient:
@@ -45,7 +47,8 @@ class VecpipeClient:
             body = _encode(json)
             headers = {**headers, "Content-Type": "application/json"}
         try:
-            status, content = self._pool.request(method, path, body, headers)
+            retry = method == "GET" or (method == "POST" and path in IDEMPOTENT_POSTS)
+            status, content = self._pool.request(method, path, body, headers, retry=retry)
         except TransportError as error:
             raise ServiceUnavailableError(
                 f"vecpipe unavailable: {error.__class__.__name__}: {error}"
@@ -129,6 +132,15 @@ class RemoteProtocolError(TransportError):
     pass
 
 
+class _Unanswered(Exception):
+    """The connection failed before any answer arrived: `transport` is what the caller sees, unless the
+    request may be and is sent again."""
+
+    def __init__(self, transport: TransportError):
+        super().__init__(str(transport))
+        self.transport = transport
+
+
 class _Connections:
     """Keep-alive connections to one origin: a request takes an idle one or opens one, and gives it back
     once the whole response was read. `timeout` bounds connecting and every read and write; an https://
@@ -159,26 +171,61 @@ class _Connections:
         self._closed = False
 
     def request(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str], *, retry: bool = False
     ) -> tuple[int, bytes]:
-        """(status, body); a failure to connect, send or read raises a TransportError."""
-        connection = self._take()
+        """(status, body); a failure to connect, send or read raises a TransportError.
+
+        With `retry` (the request is idempotent), a request that fails on a reused keep-alive connection
+        before any answer arrived is sent once more on a new connection: a server that restarts closes
+        its idle connections, and a request racing that close must not fail. A new connection's failure,
+        a timeout, or a failure after the answer began is not retried."""
+        connection, reused = self._take()
+        try:
+            return self._send(connection, method, path, body, headers)
+        except _Unanswered as error:
+            if not (retry and reused):
+                raise error.transport from error.__cause__
+        connection, _ = self._take(fresh=True)
+        try:
+            return self._send(connection, method, path, body, headers)
+        except _Unanswered as error:
+            raise error.transport from error.__cause__
+
+    def _send(
+        self,
+        connection: http.client.HTTPConnection,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+    ) -> tuple[int, bytes]:
+        answered = False
         try:
             try:
                 connection.request(method, self._prefix + path, body=body, headers=headers)
             except TimeoutError as error:
                 raise WriteTimeout(str(error)) from error
+            except ConnectionError as error:  # the peer closed or reset it (EPIPE, ECONNRESET)
+                raise _Unanswered(WriteError(str(error))) from error
             except OSError as error:
                 raise WriteError(str(error)) from error
             try:
                 response = connection.getresponse()
+                answered = True
                 content = response.read()
             except TimeoutError as error:
                 raise ReadTimeout(str(error)) from error
-            except http.client.RemoteDisconnected as error:
-                raise RemoteProtocolError("Server disconnected without sending a response.") from error
+            except http.client.RemoteDisconnected as error:  # closed before a status line
+                raise _Unanswered(
+                    RemoteProtocolError("Server disconnected without sending a response.")
+                ) from error
             except http.client.HTTPException as error:
                 raise RemoteProtocolError(f"{error.__class__.__name__}: {error}") from error
+            except ConnectionError as error:
+                transport = ReadError(str(error))
+                if answered:
+                    raise transport from error
+                raise _Unanswered(transport) from error
             except OSError as error:
                 raise ReadError(str(error)) from error
         except BaseException:
@@ -197,18 +244,19 @@ class _Connections:
         for _, connection in idle:
             connection.close()
 
-    def _take(self) -> http.client.HTTPConnection:
-        """An idle connection that is still open, else a new one, connected."""
+    def _take(self, *, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
+        """(connection, reused): an idle connection that is still open, else (or if `fresh`) a new one,
+        connected."""
         if self._invalid:
             raise UnsupportedProtocol(self._invalid)
         now = time.monotonic()
-        while True:
+        while not fresh:
             with self._lock:
                 if not self._idle:
                     break
                 since, connection = self._idle.pop()
             if now - since < KEEPALIVE_SECONDS and _still_open(connection):
-                return connection
+                return connection, True
             connection.close()
         if self._https:
             connection = http.client.HTTPSConnection(
@@ -224,7 +272,7 @@ class _Connections:
             raise ConnectError(f"TLS handshake with vecpipe failed: {error}") from error
         except OSError as error:  # refused, unreachable, name not resolved
             raise ConnectError(str(error)) from error
-        return connection
+        return connection, False
 
     def _give(self, connection: http.client.HTTPConnection) -> None:
         with self._lock:

@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import os
+import socket
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.main import STARTUP_FAILURE
 
 from semantik.shared.config import ConfigError, Settings
 from semantik.shared.errors import SemantikError
@@ -21,6 +24,34 @@ from semantik.vecpipe.store import open_store
 from semantik.vecpipe.store.base import VectorStore
 
 log = logging.getLogger(__name__)
+SD_LISTEN_FDS_START = 3  # the first socket systemd passes (sd_listen_fds(3))
+
+
+def systemd_socket(
+    environ: MutableMapping[str, str] = os.environ, fd: int = SD_LISTEN_FDS_START
+) -> socket.socket | None:
+    """The listening socket systemd passed to this process (socket activation), else None.
+
+    As sd_listen_fds(unset_environment=1): the socket counts only when LISTEN_PID is this process and
+    LISTEN_FDS is at least 1; LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are removed from the environment
+    either way, so that a child process does not take the socket for its own."""
+    pid, count = environ.get("LISTEN_PID"), environ.get("LISTEN_FDS")
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        environ.pop(name, None)
+    try:
+        if pid is None or int(pid) != os.getpid() or count is None or int(count) < 1:
+            return None
+    except ValueError:
+        raise ConfigError([f"LISTEN_PID={pid!r} LISTEN_FDS={count!r}: not numbers"]) from None
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as error:
+        raise ConfigError([f"LISTEN_FDS={count}: file descriptor {fd} is not a socket: {error}"]) from None
+    if sock.type != socket.SOCK_STREAM:
+        sock.detach()
+        raise ConfigError([f"LISTEN_FDS={count}: file descriptor {fd} is not a stream socket"])
+    os.set_inheritable(fd, False)
+    return sock
 
 
 def _startup_checks(settings: Settings) -> bytes:
@@ -64,18 +95,30 @@ def create_app(
 
 
 def serve(settings: Settings) -> None:
-    """Run vecpipe in this process with uvicorn on VECPIPE_HOST:VECPIPE_PORT (one worker: the store
-    is owned by one process). Start-up failures come out as ConfigError with the reason."""
+    """Run vecpipe in this process with uvicorn (one worker: the store is owned by one process), on the
+    socket systemd passed (socket activation: the socket outlives a restart, so connections wait in its
+    backlog instead of being refused) or else on VECPIPE_HOST:VECPIPE_PORT. Start-up failures come out
+    as ConfigError with the reason."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    inherited = systemd_socket()
     try:
         app = create_app(settings)
     except (ModelLoadError, SemantikError, RuntimeError) as error:
+        if inherited is not None:
+            inherited.close()
         if isinstance(error, ConfigError):
             raise
         raise ConfigError([f"vecpipe cannot start: {error}"]) from error
     scheme = "https" if settings.vecpipe_tls_cert else "http"
-    log.info("vecpipe listening on %s://%s:%d", scheme, settings.vecpipe_host, settings.vecpipe_port)
     tls = {}
     if settings.vecpipe_tls_cert and settings.vecpipe_tls_key:  # problems() refuses half a pair
         tls = {"ssl_certfile": str(settings.vecpipe_tls_cert), "ssl_keyfile": str(settings.vecpipe_tls_key)}
-    uvicorn.run(app, host=settings.vecpipe_host, port=settings.vecpipe_port, log_level="info", **tls)
+    if inherited is None:
+        log.info("vecpipe listening on %s://%s:%d", scheme, settings.vecpipe_host, settings.vecpipe_port)
+        uvicorn.run(app, host=settings.vecpipe_host, port=settings.vecpipe_port, log_level="info", **tls)
+        return
+    log.info("vecpipe serving %s on the socket systemd passed: %s", scheme, inherited.getsockname())
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info", **tls))
+    server.run(sockets=[inherited])
+    if not server.started:  # as uvicorn.run ends when start-up failed
+        raise SystemExit(STARTUP_FAILURE)

@@ -45,6 +45,12 @@ def configure(app: Celery, settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         worker_concurrency=settings.worker_concurrency,
+        # Stopping (SIGTERM, remapped to Celery's cold shutdown by `semantik worker`): a running task
+        # gets WORKER_STOP_GRACE seconds, then its child is ended and its message, never acknowledged
+        # (acks_late), goes back to the queue when the worker closes its broker channel; an idle
+        # worker exits at once.
+        worker_soft_shutdown_timeout=settings.worker_stop_grace,
+        worker_enable_soft_shutdown_on_idle=False,
         task_soft_time_limit=settings.worker_soft_time_limit,
         task_time_limit=settings.worker_time_limit,
         # Redis hands an unacknowledged message to another worker after this long; it must outlast

@@ -208,3 +208,44 @@ def test_the_soft_time_limit_fails_a_long_operation_and_leaves_it_consistent(
     assert found["vector_count"] == helpers.completed_chunks(collection["id"])
     # The batch cut short was undone: no point in the store without a row that counts it.
     assert points_in(found["vector_store_name"]) == found["vector_count"]
+
+
+def test_sigterm_hands_a_running_operation_back_after_the_grace_and_a_new_worker_finishes_it(
+    client, worker_env, documents_root: Path, tmp_path: Path, processes
+) -> None:
+    # Far more work than the grace allows, so the operation is still running when the grace ends.
+    folder, files, grace = documents_root / "sigterm", 120, 3
+    helpers.write_corpus(folder, files, words=300)
+    chunks = sum(len(split_text(path.read_text(), CHUNK_SIZE, CHUNK_OVERLAP)) for path in folder.iterdir())
+    # No orphan recovery within the test: only the message the stopping worker handed back resumes it.
+    env = {**worker_env, "WORKER_STOP_GRACE": str(grace), "OPERATION_ORPHAN_GRACE_SECONDS": "3600"}
+    headers = auth_headers(client)
+    first = start_process("worker", env, tmp_path / "worker-1.log", " ready.")
+    processes.append(first)
+    collection = ready_collection(client, headers, "sigterm")
+    uuid = add_source(client, headers, collection["id"], folder)
+    wait_for(lambda: operation(client, headers, uuid)["documents_processed"] >= 8, 120, "progress")
+
+    stopping = time.monotonic()
+    first.send_signal(signal.SIGTERM)  # to the main process, as systemd's KillMode=mixed sends it
+    first.wait(grace + 15)
+    stopped_after = time.monotonic() - stopping
+    log = (tmp_path / "worker-1.log").read_text()
+    assert grace <= stopped_after < grace + 10, log[-3000:]
+    assert f"Initiating Soft Shutdown, terminating in {float(grace)} seconds" in log
+    interrupted = operation(client, headers, uuid)
+    assert interrupted["status"] == "processing" and interrupted["documents_processed"] < files
+
+    processes.append(start_process("worker", env, tmp_path / "worker-2.log", " ready."))
+    done = wait_for(
+        lambda: (op := operation(client, headers, uuid))["status"] != "processing" and op, 240, "end"
+    )
+
+    assert (done["status"], done["documents_processed"], done["documents_failed"]) == ("completed", files, 0)
+    assert "orphaned operation" not in (tmp_path / "worker-2.log").read_text()
+    found = client.get(f"/api/v2/collections/{collection['id']}", headers=headers).json()
+    assert (found["status"], found["document_count"], found["vector_count"]) == ("ready", files, chunks)
+    assert helpers.completed_chunks(collection["id"]) == chunks
+    rows = helpers.documents(collection["id"])
+    assert len(rows) == files and {row.status.value for row in rows.values()} == {"completed"}
+    assert points_in(found["vector_store_name"]) == chunks  # a duplicate or leftover would add to it
