@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,10 @@ def test_append_indexes_every_file_with_progress_and_counters(settings, vectors,
     helpers.write_corpus(folder, 10, words=300)
     collection_id, uuid, source_id = _append(folder)
     vectors.create_collection(_store(collection_id))
+    assert helpers.operation(uuid).worker_host is None
 
     assert run_operation(uuid, settings, vectors) == "completed"
+    assert helpers.operation(uuid).worker_host == socket.gethostname()
 
     rows = helpers.documents(collection_id)
     assert len(rows) == 10 and {row.status for row in rows.values()} == {DocumentStatus.COMPLETED}

@@ -222,6 +222,8 @@ class Operation(Base):
         _enum(OperationStatus, "operation_status"), default=OperationStatus.PENDING
     )
     task_id: Mapped[str | None] = mapped_column(String(255))
+    # The host of the worker that last started processing it; None until then (and for rows from 0.2.0).
+    worker_host: Mapped[str | None] = mapped_column(String(255))
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error_message: Mapped[str | None] = mapped_column(Text)
     documents_total: Mapped[int] = mapped_column(Integer, default=0)

@@ -300,6 +300,7 @@ class OperationOut(Out):
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+    worker_host: str | None  # the host of the worker that ran it; None until one started it
 
 
 class OperationList(BaseModel):

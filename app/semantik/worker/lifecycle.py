@@ -7,6 +7,7 @@ a failure from the reaper) is seen at the next batch boundary and never overwrit
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -75,6 +76,7 @@ def claim(operation_uuid: str) -> Claim | None:
             return None
         attempts = int((operation.meta or {}).get("attempts", 0)) + 1
         operation.status = OperationStatus.PROCESSING
+        operation.worker_host = socket.gethostname()
         operation.started_at = operation.started_at or now()
         operation.meta = with_heartbeat(operation.meta, attempts=attempts, retry_pending=False)
         # Each attempt recounts from the files on disk, so a re-run ends with the same figures.

@@ -49,3 +49,23 @@ def test_enqueue_with_redis_down_fails_the_operation_with_a_reason(client, redis
         "failed",
         "task queue unavailable; nothing was changed",
     )
+
+
+def test_operations_name_the_worker_host_null_until_a_worker_started_them(client) -> None:
+    from sqlalchemy import update
+
+    from semantik.shared.db import session_scope
+    from semantik.shared.models import Operation
+
+    headers = auth_headers(client, "hosts")
+    collection = create_collection(client, headers, "hosts")
+    uuid = collection["initial_operation_id"]
+    assert client.get(f"/api/v2/operations/{uuid}", headers=headers).json()["worker_host"] is None
+    with session_scope() as session:
+        session.execute(update(Operation).where(Operation.uuid == uuid).values(worker_host="worker-7.lan"))
+
+    assert client.get(f"/api/v2/operations/{uuid}", headers=headers).json()["worker_host"] == "worker-7.lan"
+    listed = client.get("/api/v2/operations", headers=headers).json()["operations"]
+    assert [(op["id"], op["worker_host"]) for op in listed] == [(uuid, "worker-7.lan")]
+    of_collection = client.get(f"/api/v2/collections/{collection['id']}/operations", headers=headers).json()
+    assert [(op["id"], op["worker_host"]) for op in of_collection] == [(uuid, "worker-7.lan")]
