@@ -77,6 +77,14 @@ wheelhouse: dev $(TOOLS) inventories/$(ENV)/.vault_pass
 deploy: dev $(TOOLS) inventories/$(ENV)/.vault_pass
 	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) site.yml
 
+## upgrade: site.yml — the new release rolls out host by host, each tier handing over (README, "Upgrades")
+## rollback: every app host back to the release it ran before the last rollout; again to go forward
+.PHONY: upgrade rollback
+upgrade: deploy
+
+rollback: dev inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/rollback.yml
+
 ## status: each host's units and health (ENV=dev|prod); logs: SERVICE=webui|vecpipe|...|backup [LINES=n]
 ## backup: backup.yml (into backups/$(ENV)/ unless the inventory names a backup host)
 ## restore: restore.yml, the newest backup or BACKUP=<YYYYmmddTHHMMSSZ>

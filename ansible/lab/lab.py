@@ -9,6 +9,8 @@ concurrent callers never race on addresses, the bridge or /etc/hosts) with proce
     lab.py up --image DIR NAME...   ensure these hosts run; keeps live ones, recreates dead ones
     lab.py down [NAME...]       remove these hosts, or all; the network goes with the last one
     lab.py list                 JSON: the lab's hosts and their addresses
+    lab.py poweroff NAME...     pull the plug: the link goes dead, every process is killed; the disk stays
+    lab.py poweron NAME...      boot a powered-off host again from its disk as it was left
 
 Stdlib only, so any Python 3.11 on the controller runs it. Needs root.
 """
@@ -372,6 +374,27 @@ def destroy(name: str) -> None:
     shutil.rmtree(top, ignore_errors=True)
 
 
+def poweroff(name: str) -> None:
+    """As a power cut: the network goes first (no FIN or RST leaves the host: its peers' connections
+    hang until their timeouts, as they would), then every process dies at once. The root file system,
+    its address and its namespace stay for poweron."""
+    run("ip", "-n", name, "link", "set", "eth0", "down")
+    for pid in [*nspawn_pids(name), *map(int, run("ip", "netns", "pids", name).stdout.split())]:
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while nspawn_pids(name) or run("ip", "netns", "pids", name).stdout.split():
+        if time.monotonic() > deadline:
+            raise LabError(f"processes of {name} survived SIGKILL")
+        time.sleep(0.1)
+
+
+def poweron(name: str) -> None:
+    run("ip", "-n", name, "link", "set", "eth0", "up")
+    boot(name)
+    wait_running(name)
+
+
 def leftovers(name: str) -> bool:
     return any(
         [host_dir(name).exists(), netns_exists(name), nspawn_pids(name), *map(Path.exists, cgroups(name))]
@@ -459,6 +482,20 @@ def down(names: list[str]) -> dict[str, object]:
     return {"removed": removed}
 
 
+def power(command: str, names: list[str]) -> dict[str, object]:
+    with locked():
+        unknown = [name for name in names if not (host_dir(name) / "root").is_dir() or not netns_exists(name)]
+        if unknown:
+            raise LabError(f"no such lab host: {', '.join(unknown)}")
+        for name in names:
+            running = bool(nspawn_pids(name))
+            if command == "poweroff" and running:
+                poweroff(name)
+            elif command == "poweron" and not running:
+                poweron(name)
+    return {command: names}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -468,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     up_parser.add_argument("names", nargs="+")
     sub.add_parser("down").add_argument("names", nargs="*")
     sub.add_parser("list")
+    sub.add_parser("poweroff").add_argument("names", nargs="+")
+    sub.add_parser("poweron").add_argument("names", nargs="+")
     args = parser.parse_args(argv)
     try:
         if os.geteuid() != 0:
@@ -481,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
             out = up(list(dict.fromkeys(args.names)), args.image)
         elif args.command == "down":
             out = down(args.names)
+        elif args.command in ("poweroff", "poweron"):
+            out = power(args.command, args.names)
         else:
             out = {"hosts": hosts_json(), "key": str(KEY), "inventory": str(INVENTORY)}
     except LabError as err:
