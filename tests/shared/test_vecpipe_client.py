@@ -188,9 +188,9 @@ def test_a_server_that_hangs_up_is_a_protocol_error(server: _Vecpipe) -> None:
         "vecpipe unavailable: RemoteProtocolError: Server disconnected without sending a response."
     )
     client.close()
-    # A new connection's failure is not retried, even for a GET.
-    assert server.connections == 1
-    assert [path for _, path, _, _ in server.requests] == ["/hang-up"]
+    # A GET the server hung up on is sent once more, on a new connection, and not a third time.
+    assert server.connections == 2
+    assert [path for _, path, _, _ in server.requests] == ["/hang-up", "/hang-up"]
 
 
 def _closed_while_idle(server: _Vecpipe, client: VecpipeClient, monkeypatch: pytest.MonkeyPatch) -> None:

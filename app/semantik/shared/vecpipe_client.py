@@ -175,15 +175,16 @@ class _Connections:
     ) -> tuple[int, bytes]:
         """(status, body); a failure to connect, send or read raises a TransportError.
 
-        With `retry` (the request is idempotent), a request that fails on a reused keep-alive connection
-        before any answer arrived is sent once more on a new connection: a server that restarts closes
-        its idle connections, and a request racing that close must not fail. A new connection's failure,
-        a timeout, or a failure after the answer began is not retried."""
-        connection, reused = self._take()
+        With `retry` (the request is idempotent), a request whose connection is closed before any answer
+        arrived is sent once more on a new connection: a vecpipe that stops closes its idle keep-alive
+        connections and those it accepted but had not read from yet, and a request racing that must not
+        fail (under socket activation the new connection waits for the next vecpipe). A timeout, or a
+        failure after the answer began, is not retried; nothing is sent a third time."""
+        connection, _ = self._take()
         try:
             return self._send(connection, method, path, body, headers)
         except _Unanswered as error:
-            if not (retry and reused):
+            if not retry:
                 raise error.transport from error.__cause__
         connection, _ = self._take(fresh=True)
         try:
