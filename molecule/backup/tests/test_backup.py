@@ -122,7 +122,8 @@ def test_round_trip_gives_back_the_same_rows_vectors_and_results(host, client, t
     with host.sudo("postgres"):
         host.check_output("dropdb --force semantik")
     with host.sudo():
-        host.check_output("systemctl stop semantik-vecpipe")
+        # The socket too: a connection to it would start vecpipe again.
+        host.check_output("systemctl stop semantik-vecpipe.socket semantik-vecpipe")
         host.check_output("rm -rf /var/lib/semantik/qdrant")
         host.check_output("systemctl start semantik-vecpipe")
         assert host.run("sudo -u postgres psql -XAt -d semantik -c 'SELECT 1'").rc != 0
@@ -163,7 +164,7 @@ def test_a_backup_with_one_byte_changed_is_refused_before_anything_is_touched(ho
 def test_a_failed_backup_leaves_nothing_that_looks_complete(host, ingested, tmp_path_factory):
     root = tmp_path_factory.mktemp("failed-backups")
     with host.sudo():
-        host.check_output("systemctl stop semantik-vecpipe")
+        host.check_output("systemctl stop semantik-vecpipe.socket semantik-vecpipe")
     try:
         done = ansible_playbook(str(ROOT / "backup.yml"), "-e", f"backup_root={root}")
         refused = ansible_playbook(str(ROOT / "restore.yml"), "-e", f"backup_root={root}")
