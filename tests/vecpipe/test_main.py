@@ -69,10 +69,12 @@ def test_serve_runs_one_uvicorn_process_on_the_configured_address(
 ) -> None:
     calls = []
     monkeypatch.setattr(main.uvicorn, "run", lambda app, **options: calls.append(options))
-    main.serve(make_settings(tmp_path, vecpipe_host="127.0.0.2", vecpipe_port=8123))
+    main.serve(make_settings(tmp_path, vecpipe_host="127.0.0.2", vecpipe_port=8123, vecpipe_stop_grace=7))
     assert len(calls) == 1
     assert calls[0]["host"] == "127.0.0.2" and calls[0]["port"] == 8123
     assert "workers" not in calls[0]
+    # A stop waits for the requests in progress that long, no longer (VECPIPE_STOP_GRACE).
+    assert calls[0]["timeout_graceful_shutdown"] == 7
 
 
 def _listening() -> socket.socket:
@@ -141,6 +143,7 @@ def test_serve_runs_on_the_passed_socket_with_the_same_tls(
         main.serve(make_settings(tmp_path, **options))
     ((config, sockets),) = served
     assert sockets == [sock]
+    assert config.timeout_graceful_shutdown == 5  # VECPIPE_STOP_GRACE's default
     if tls:
         assert (config.ssl_certfile, config.ssl_keyfile) == (
             str(tmp_path / "cert.pem"),

@@ -117,6 +117,10 @@ class Settings(BaseSettings):
 
     vecpipe_host: str = "127.0.0.1"
     vecpipe_port: int = Field(8000, ge=1, le=65535)
+    # A stopping vecpipe lets the requests it is answering finish for at most this long, then closes
+    # the store and exits: its idle TLS connections would otherwise hold it for 30 s (asyncio waits
+    # that long for each client's close_notify), while the requests queued for the next one wait.
+    vecpipe_stop_grace: float = Field(5.0, gt=0)
 
     qdrant_host: str | None = None
     qdrant_port: int = Field(6333, ge=1, le=65535)

@@ -113,12 +113,13 @@ def serve(settings: Settings) -> None:
     tls = {}
     if settings.vecpipe_tls_cert and settings.vecpipe_tls_key:  # problems() refuses half a pair
         tls = {"ssl_certfile": str(settings.vecpipe_tls_cert), "ssl_keyfile": str(settings.vecpipe_tls_key)}
+    options = {"log_level": "info", "timeout_graceful_shutdown": settings.vecpipe_stop_grace, **tls}
     if inherited is None:
         log.info("vecpipe listening on %s://%s:%d", scheme, settings.vecpipe_host, settings.vecpipe_port)
-        uvicorn.run(app, host=settings.vecpipe_host, port=settings.vecpipe_port, log_level="info", **tls)
+        uvicorn.run(app, host=settings.vecpipe_host, port=settings.vecpipe_port, **options)
         return
     log.info("vecpipe serving %s on the socket systemd passed: %s", scheme, inherited.getsockname())
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info", **tls))
+    server = uvicorn.Server(uvicorn.Config(app, **options))
     server.run(sockets=[inherited])
     if not server.started:  # as uvicorn.run ends when start-up failed
         raise SystemExit(STARTUP_FAILURE)
