@@ -108,7 +108,10 @@ def test_vectors_snapshot_through_vecpipe_and_restore_exactly(
     vecpipe_server: str, vecpipe_root: Path, app_env: dict[str, str], tmp_path: Path, monkeypatch
 ):
     monkeypatch.setenv("INTERNAL_API_KEY", app_env["INTERNAL_API_KEY"])
-    api = httpx.Client(base_url=vecpipe_server, headers={"X-Internal-Api-Key": app_env["INTERNAL_API_KEY"]})
+    # The real model on a busy machine can take more than httpx's default 5 s for an embed.
+    api = httpx.Client(
+        base_url=vecpipe_server, headers={"X-Internal-Api-Key": app_env["INTERNAL_API_KEY"]}, timeout=60
+    )
     for name in ("backup_a", "backup_gone"):
         api.delete(f"/collections/{name}")
     assert api.post("/collections", json={"name": "backup_a"}).status_code == 201
