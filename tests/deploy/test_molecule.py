@@ -1,9 +1,7 @@
 """The stack on real hosts: `molecule test` of each scenario (create, prepare, converge, idempotence
 with 0 changed, verify, destroy): default (the dev stack, its hardening and network) and backup (the
 backup and restore round trip, the timer), about six minutes each on two cores; prod (the prod
-inventory on nine hosts: placement, the path through the lb, status, the firewall matrix, TLS, then
-the working tree's release rolled out over the previous one under traffic, two hosts lost and brought
-back, and a rollback: about half an hour).
+inventory on nine hosts: placement, the path through the lb, status, the firewall matrix, TLS).
 
 default and backup read inventories/dev's group_vars, prod inventories/prod's, so that vault must
 open: on a fresh clone (no password file) this runs the wizard first, as `make wizard ENV=<env>`
