@@ -4,7 +4,7 @@
 
 Each run: backup.yml into a scratch backup_root on the controller, then restore.yml from it. Prints
 the wall time of each playbook, the backup's size per part, and the manifest's counts, as one JSON
-object (and a table on stderr). Asserts nothing; the molecule scenario `backup` proves correctness.
+object (and a table on stderr). Asserts nothing; molecule/default (tests/test_backup.py) proves correctness.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """semantik-backup, the host side of backup.yml and restore.yml, against the real servers.
 
 PostgreSQL and Redis are the test setup's; vecpipe is the real one with its embedded store. The
-playbooks around the tool are proven in the lab (molecule/backup).
+playbooks around the tool are proven in the lab (molecule/default, tests/test_backup.py).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from verify_support import ROOT, address, admin_credentials, ansible_playbook, demo  # noqa: E402
 
-TARGET = "mol-backup"
+TARGET = "mol-semantik"
 testinfra_hosts = [TARGET]
 URL = f"https://{address(TARGET)}"
 TABLES = [
