@@ -43,5 +43,8 @@ def test_molecule_scenario_passes(scenario: str) -> None:
         text=True,
         timeout=3600,
     )
-    tail = (done.stdout + done.stderr)[-6000:]
-    assert done.returncode == 0, tail
+    # The whole output, kept (git-ignored): the figures the scenarios print, what failed and why.
+    log = ROOT / "build" / f"molecule-{scenario}.log"
+    log.parent.mkdir(exist_ok=True)
+    log.write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, f"see {log}\n" + (done.stdout + done.stderr)[-6000:]
