@@ -7,14 +7,16 @@ import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from semantik.shared.errors import AuthenticationError, SemantikError
+from semantik.webui.pages.route import NOT_FOUND, error_page
 
 log = logging.getLogger(__name__)
 HEADER = "X-Correlation-ID"
+API_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json", "/static/")
 
 
 def _correlation_id(request: Request) -> str:
@@ -69,7 +71,10 @@ def install(app: FastAPI) -> None:
         return _body(request, status, str(error), error.retry_after)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        # An address of no route, outside the API: a person followed a link (answered in words).
+        if error.status_code in (404, 405) and not request.url.path.startswith(API_PATHS):
+            return error_page(request, 404, NOT_FOUND)
         return _body(request, error.status_code, error.detail)
 
     @app.exception_handler(Exception)

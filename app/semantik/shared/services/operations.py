@@ -37,6 +37,18 @@ def active_for(session: Session, collection_id: str) -> Operation | None:
     ).first()
 
 
+def latest_for(session: Session, collection_ids: list[str]) -> dict[str, Operation]:
+    """Each collection's newest operation (a list page shows what last happened to each)."""
+    newest = (
+        select(Operation.id)
+        .where(Operation.collection_id.in_(collection_ids))
+        .distinct(Operation.collection_id)
+        .order_by(Operation.collection_id, Operation.created_at.desc(), Operation.id.desc())
+    )
+    rows = session.scalars(select(Operation).where(Operation.id.in_(newest)))
+    return {operation.collection_id: operation for operation in rows}
+
+
 def start(
     session: Session, collection: Collection, user: User, kind: OperationType, config: dict[str, Any]
 ) -> Operation:
