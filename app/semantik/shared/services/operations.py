@@ -39,11 +39,11 @@ def active_for(session: Session, collection_id: str) -> Operation | None:
 
 def latest_for(session: Session, collection_ids: list[str]) -> dict[str, Operation]:
     """Each collection's newest operation (a list page shows what last happened to each)."""
+    # Ids grow with each operation created: a collection's highest is its newest.
     newest = (
-        select(Operation.id)
+        select(func.max(Operation.id))
         .where(Operation.collection_id.in_(collection_ids))
-        .distinct(Operation.collection_id)
-        .order_by(Operation.collection_id, Operation.created_at.desc(), Operation.id.desc())
+        .group_by(Operation.collection_id)
     )
     rows = session.scalars(select(Operation).where(Operation.id.in_(newest)))
     return {operation.collection_id: operation for operation in rows}

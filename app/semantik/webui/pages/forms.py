@@ -13,11 +13,14 @@ PLAIN = {
 
 
 def _words(item: dict) -> str:
+    shortest = (item.get("ctx") or {}).get("min_length", 1)
+    if item["type"] == "string_too_short" and shortest > 1:
+        return f"Use at least {shortest} characters."
     if item["type"] in PLAIN:
         return PLAIN[item["type"]]
     message = str(item["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     message = message.replace("Input should be", "Use a value").replace("String should", "It should")
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    return message + ("" if message.endswith(".") else ".")
 
 
 def problems(error: SchemaError) -> dict[str, str]:

@@ -67,7 +67,7 @@ def passage(text: str, words: list[str], width: int = 360) -> Markup:
     return Markup("%s%s%s") % ("… " if start else "", shown, " …" if end < len(text) else "")
 
 
-def overlap(previous: str, text: str, probe: int = 24) -> int:
+def overlap(previous: str, text: str, probe: int = 8) -> int:
     """How many characters at the start of ``text`` repeat the end of ``previous`` (neighbouring
     chunks share up to the collection's chunk_overlap)."""
     head = text[:probe]
@@ -91,5 +91,5 @@ def in_context(chunks: list[dict], focus: int) -> list[tuple[int, str]]:
             start = overlap(texts[i - 1][1], content)
         if i + 1 < len(texts) and texts[i + 1][0] == focus == index + 1:
             end -= overlap(content, texts[i + 1][1])
-        shown.append((index, content[start:max(start, end)].strip()))
+        shown.append((index, content[start : max(start, end)].strip()))
     return shown

@@ -98,7 +98,5 @@ def change_user(
             raise ValidationError(" ".join(problems(error).values())) from None
     else:
         fields = {"is_active": change == "activate"}
-    users.change(
-        session, admin, user_id, fields, allowed_roots=settings.document_allowed_roots, state=state
-    )
+    users.change(session, admin, user_id, fields, allowed_roots=settings.document_allowed_roots, state=state)
     return RedirectResponse("/admin/users", status_code=303)
