@@ -17,6 +17,13 @@ def test_text_is_escaped_before_the_words_are_marked() -> None:
     )
 
 
+def test_a_plural_marks_its_singular_and_a_word_its_longer_forms() -> None:
+    shown = str(highlight("A honeybee and honeybees; tides, tidesman", ["honeybees", "tide"]))
+    assert shown == (
+        "A <mark>honeybee</mark> and <mark>honeybees</mark>; <mark>tides</mark>, <mark>tidesman</mark>"
+    )
+
+
 def test_words_inside_escaped_entities_are_never_marked() -> None:
     assert str(highlight("a < b & c", ["lt", "amp"])) == "a &lt; b &amp; c"
 

@@ -27,9 +27,10 @@ def query_words(query: str) -> list[str]:
 def _pattern(words: list[str]) -> re.Pattern[str] | None:
     if not words:
         return None
-    # Longest first, so "glaciers" is marked whole rather than as "glacier" + "s"; a word also
-    # marks its longer forms ("tide" marks "tides").
-    alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+    # A plural marks its singular too ("honeybees" marks "honeybee"), and any word its longer forms
+    # ("tide" marks "tides"); longest first, so a word is marked whole.
+    stems = {word[:-1] if len(word) > 3 and word.endswith("s") else word for word in words}
+    alternatives = "|".join(re.escape(stem) for stem in sorted(stems, key=len, reverse=True))
     return re.compile(rf"\b(?:{alternatives})\w*", re.IGNORECASE)
 
 
