@@ -46,7 +46,7 @@ def test_too_many_wrong_passwords_are_refused_in_words(web) -> None:
 
 def test_sign_in_goes_only_to_this_sites_pages(web, make_web) -> None:
     register(web)
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "x:y"):
         answer = sign_in(make_web(), next=target)
         assert answer.headers["location"] == "/", target
 

@@ -141,7 +141,8 @@ def field(form: dict[str, list[str]], name: str, default: str = "") -> str:
 
 
 def local_path(target: str | None) -> str:
-    """Where to go after signing in: a path of this site only (never //host or a scheme)."""
+    """Where to go after signing in: a path of this site only (never //host, a scheme, or characters
+    a browser drops from a URL, which could make one of those)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
-    return target
+    return "/" if any(ord(char) < 33 or ord(char) == 127 for char in target) else target
