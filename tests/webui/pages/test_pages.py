@@ -234,3 +234,26 @@ def test_administrators_create_accounts_and_grant_source_roots(web, documents_ro
     )
     assert granted.status_code == 303
     assert str(documents_root) in web.get("/admin/users").text
+
+
+def test_a_source_is_removed_after_its_confirmation(web) -> None:
+    from semantik.shared.db import session_scope
+    from semantik.shared.models import CollectionSource
+
+    register(web)
+    sign_in(web)
+    collection = _collection_id(_new_collection(web, "sourced"))
+    with session_scope() as session:
+        session.add(
+            CollectionSource(collection_id=collection, source_path="/docs/a&b", source_type="directory")
+        )
+    finish_operations(collection)
+    page = web.get(f"/collections/{collection}").text
+    assert f'href="/collections/{collection}/remove-source?path=/docs/a%26b"' in page
+    confirm = web.get(f"/collections/{collection}/remove-source", params={"path": "/docs/a&b"}).text
+    assert "<code>/docs/a&amp;b</code>" in confirm and 'name="path" value="/docs/a&amp;b"' in confirm
+    answer = post_form(
+        web, f"/collections/{collection}", f"/collections/{collection}/remove-source", path="/docs/a&b"
+    )
+    assert answer.status_code == 303
+    assert "Remove a source" in web.get(f"/collections/{collection}").text

@@ -69,7 +69,7 @@ def queue_cookie(request: Request, name: str, value: str, **options: object) -> 
     request.state.cookies = cookies
 
 
-def signed_in(request: Request, token: str, max_age: int, to: str) -> RedirectResponse:
+def signed_in(token: str, max_age: int, to: str) -> RedirectResponse:
     response = RedirectResponse(to, status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, samesite="lax", **COOKIE)
     response.delete_cookie(SIGN_IN_COOKIE, **COOKIE)

@@ -74,7 +74,7 @@ def sign_in(
     except (AuthenticationError, TooManyRequestsError, ServiceUnavailableError) as error:
         status, message = _sign_in_refused(error)
         return page(request, "login.html", status=status, next=to, username=username, error=message)
-    return signed_in(request, token, settings.web_session_hours * 3600, to)
+    return signed_in(token, settings.web_session_hours * 3600, to)
 
 
 @router.post("/logout")
