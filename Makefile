@@ -52,7 +52,8 @@ lab-down: dev
 ##         the hosts' Python into wheelhouse/ (torch per semantik_torch_variant); cached, a rerun is quick
 ## deploy: converge inventories/$(ENV) with site.yml
 ## demo: on a fresh Debian 12 machine (root): a lab host, the wheelhouse, the dev stack, the sample
-##         documents ingested and searched through nginx; prints the results and the URL
+##         documents ingested and searched through nginx; prints the results, the web page's URL and
+##         whom to sign in as
 .PHONY: wizard wheelhouse deploy demo
 ENV ?= dev
 # The vault passwords come through ansible.cfg's vault_identity_list.

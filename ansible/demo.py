@@ -10,8 +10,9 @@ to add a directory source; the password from stdin, SEMANTIK_PASSWORD or a promp
 command line), creates a collection over a directory of documents on the server
 (under DOCUMENT_ALLOWED_ROOTS) unless it exists, waits for the ingest operation, then searches.
 Each --query is checked against its --expect file name: it must be the first result. Prints the
-results; exits 1 when an expectation fails. Stdlib only. The lab's certificate is self-signed,
-so TLS verification is off unless --cafile is given.
+results, then the web page's URL and whom to sign in as (with --password-hint: where the password
+is kept, never the password); exits 1 when an expectation fails. Stdlib only. The lab's
+certificate is self-signed, so TLS verification is off unless --cafile is given.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import ssl
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cafile")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--report", type=Path, help="also write the JSON object to this file")
+    parser.add_argument("--password-hint", default="", help="where the user's password is kept (printed)")
     args = parser.parse_args(argv)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -167,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
             top = ", ".join(f"{r['file_name']} ({r['score']})" for r in search["results"])
             print(f"search {search['query']!r}: {top}  [{mark}]")
         print(f"Semantik is at {args.url}/ (self-signed certificate in the lab)")
+        if args.query:
+            first = urllib.parse.urlencode({"q": args.query[0]})
+            print(f"The first search, on the page: {args.url}/search?{first}")
+        where = f"; the password: {args.password_hint}" if args.password_hint else ""
+        print(f"Sign in there as {args.username}{where}")
     return 1 if failed else 0
 
 

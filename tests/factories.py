@@ -89,3 +89,24 @@ def finish_operations(collection_id: str) -> None:
         session.execute(
             update(Collection).where(Collection.id == collection_id).values(status=CollectionStatus.READY)
         )
+
+
+# -- the web page --------------------------------------------------------------------------------
+def form_token(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    import re
+
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', html)
+    assert found, "the page has no form token"
+    return found.group(1)
+
+
+def sign_in(web: Any, username: str = ADMIN, password: str = PASSWORD, next: str = "/") -> Any:
+    """Sign in on the web page as a browser would; returns the answer to the form (a redirect)."""
+    token = form_token(web.get("/login").text)
+    return web.post("/login", data={"csrf": token, "username": username, "password": password, "next": next})
+
+
+def post_form(web: Any, page: str, action: str, **fields: str) -> Any:
+    """Send a form of ``page`` to ``action`` with the page's own form token."""
+    return web.post(action, data={"csrf": form_token(web.get(page).text), **fields})

@@ -81,3 +81,18 @@ def test_a_built_wheelhouse_is_resolved_for_debian_python(tmp_path: Path) -> Non
     lock = built[0].read_text()
     assert "\nasync-timeout==" in lock
     assert "\ntorch==2.13.0+cpu" in lock
+
+
+def test_the_project_wheel_carries_the_web_pages_templates_and_static_files(tmp_path: Path) -> None:
+    import zipfile
+
+    wheel, built = wheelhouse.project_wheel(ROOT, tmp_path, check=False)
+    assert built and wheel is not None
+    names = set(zipfile.ZipFile(wheel).namelist())
+    webui = ROOT / "app/semantik/webui"
+    shipped = [path for folder in ("templates", "static") for path in (webui / folder).iterdir()]
+    assert len(shipped) > 10
+    missing = [
+        str(p.relative_to(ROOT / "app")) for p in shipped if str(p.relative_to(ROOT / "app")) not in names
+    ]
+    assert not missing, f"not in the wheel: {missing}"

@@ -18,6 +18,8 @@ from pathlib import Path
 
 PG_USER = "semantik"
 PACKAGES = {"postgres": "postgresql-15", "redis-server": "redis-server"}
+# The browser tests drive Debian's Chromium through its WebDriver (tests/webui/pages/browser).
+BROWSER_PACKAGES = {"chromium": "chromium", "chromedriver": "chromium-driver"}
 # Debian's maintainer scripts would start the packaged servers; the tests start their own.
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
@@ -27,13 +29,13 @@ def _pg_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def ensure_installed() -> None:
-    missing = [
-        pkg
-        for binary, pkg in PACKAGES.items()
-        if (binary == "postgres" and _pg_bin() is None)
-        or (binary != "postgres" and shutil.which(binary) is None)
-    ]
+def _present(binary: str) -> bool:
+    return _pg_bin() is not None if binary == "postgres" else shutil.which(binary) is not None
+
+
+def ensure_installed(packages: dict[str, str] = PACKAGES) -> None:
+    """Install from Debian the package of each binary (``{binary: package}``) that is missing."""
+    missing = [pkg for binary, pkg in packages.items() if not _present(binary)]
     if not missing:
         return
     if os.geteuid() != 0:

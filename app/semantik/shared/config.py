@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # Short-lived: a stolen access token is worth minutes; refresh tokens rotate and are revocable.
     access_token_expire_minutes: int = Field(15, ge=1, le=1440)
     refresh_token_expire_days: int = Field(30, ge=1)
+    # A browser's sign-in on the web page (an HttpOnly cookie); it ends sooner on sign-out.
+    web_session_hours: int = Field(12, ge=1, le=720)
     api_key_max_per_user: int = Field(20, ge=1)
     api_key_max_lifetime_days: int = Field(365, ge=1, le=3650)
 

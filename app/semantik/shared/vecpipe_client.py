@@ -19,8 +19,8 @@ from semantik.shared.errors import EntityNotFoundError, ServiceUnavailableError,
 
 KEEPALIVE_SECONDS = 4.0  # an idle connection older than this is not reused (uvicorn closes at 5 s)
 MAX_IDLE = 20  # idle keep-alive connections kept per client
-# Requests that may be sent twice: reads, and the two POSTs that compute without storing.
-IDEMPOTENT_POSTS = frozenset({"/search", "/embed"})
+# Requests that may be sent twice: reads, and the POSTs that compute or read without storing.
+IDEMPOTENT_POSTS = frozenset({"/search", "/embed", "/points/chunks"})
 
 
 class VecpipeClient:
@@ -89,6 +89,15 @@ class VecpipeClient:
             "POST", "/upsert", json={"collection_name": collection, "points": points, "wait": wait}
         )
         return int(answer.get("points_upserted", len(points)))
+
+    def chunks(self, collection: str, doc_id: str, indexes: list[int]) -> list[dict[str, Any]]:
+        """Payloads of these chunks of one document, in order (the ones that exist)."""
+        answer = self._call(
+            "POST",
+            "/points/chunks",
+            json={"collection_name": collection, "doc_id": doc_id, "chunk_indexes": indexes},
+        )
+        return answer["chunks"]
 
     def delete_points(self, collection: str, doc_ids: list[str]) -> None:
         self._call("POST", "/points/delete", json={"collection_name": collection, "doc_ids": doc_ids})

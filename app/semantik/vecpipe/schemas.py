@@ -198,6 +198,21 @@ class DeletePointsRequest(Strict):
     doc_ids: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, max_length=MAX_POINTS)
 
 
+# A document view shows a chunk between a few of its neighbours, never a whole document at once.
+MAX_CHUNKS_READ = 50
+
+
+class ChunksRequest(Strict):
+    collection_name: str
+    doc_id: str = Field(min_length=1, max_length=255)
+    chunk_indexes: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, max_length=MAX_CHUNKS_READ)
+
+
+class ChunksResponse(BaseModel):
+    collection_name: str
+    chunks: list[PointPayload]
+
+
 class DeletePointsResponse(BaseModel):
     status: Literal["success"] = "success"
     collection_name: str

@@ -6,15 +6,19 @@ import logging
 import uuid
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import HTTPException
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from semantik.shared.errors import AuthenticationError, SemantikError
+from semantik.webui.pages.route import NOT_FOUND, error_page
 
 log = logging.getLogger(__name__)
 HEADER = "X-Correlation-ID"
+API_PATHS = ("/api/", "/docs", "/redoc", "/openapi.json", "/static/")
 
 
 def _correlation_id(request: Request) -> str:
@@ -71,6 +75,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
         return _body(request, error.status_code, error.detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def no_route(request: Request, error: StarletteHTTPException) -> Response:
+        """An address no route serves: a page in words outside the API, FastAPI's own answer in it."""
+        if error.status_code in (404, 405) and not request.url.path.startswith(API_PATHS):
+            return error_page(request, 404, NOT_FOUND)
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(Exception)
     async def unhandled(request: Request, error: Exception) -> JSONResponse:

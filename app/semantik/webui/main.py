@@ -11,7 +11,7 @@ from semantik.shared import security
 from semantik.shared.config import Settings, require
 from semantik.shared.services.auth_state import AuthState
 from semantik.shared.vecpipe_client import VecpipeClient
-from semantik.webui import errors
+from semantik.webui import errors, pages
 from semantik.webui.api.routes import api_keys, auth, collections, health, operations, search, users
 
 
@@ -45,4 +45,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (auth, users, api_keys, collections, operations, search, health):
         app.include_router(module.router)
+    pages.install(app)
     return app

@@ -4,11 +4,13 @@ ports, what an attacker on the network gets, check mode.
 mol-semantik runs every tier; mol-probe, in no Semantik group, looks at it from the network.
 """
 
+import http.cookiejar
 import json
 import re
 import secrets
 import ssl
 import sys
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -263,6 +265,46 @@ def test_sample_documents_are_searchable_through_the_public_url(tmp_path):
     assert report["collection"]["document_count"] >= 8
     for search in report["searches"]:
         assert search["passed"], search
+
+
+def test_the_web_page_through_nginx_over_tls():
+    """The page at / through nginx: the sign-in page (HTML, the strict policy), its stylesheet cached
+    for a year; then, signed in as the administrator, the demo's documents found on the search page."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    jar = http.cookiejar.CookieJar()
+    web = urllib.request.build_opener(
+        urllib.request.HTTPSHandler(context=context), urllib.request.HTTPCookieProcessor(jar)
+    )
+    with web.open(f"{URL}/", timeout=20) as response:
+        assert (response.status, response.geturl()) == (200, f"{URL}/login?next=%2F")
+        assert response.headers["Content-Type"].startswith("text/html")
+        policy = ", ".join(response.headers.get_all("Content-Security-Policy"))
+        page = response.read().decode()
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy, policy
+    assert 'name="username"' in page and 'name="password"' in page
+    stylesheet = re.search(r'href="(/static/[0-9a-f]{12}/app\.css)"', page)[1]
+    for _ in range(2):  # the second from nginx's cache
+        with web.open(URL + stylesheet, timeout=20) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("text/css")
+            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    username, password = admin_credentials()
+    query = urllib.parse.urlencode({"q": "How do honeybees tell each other where the flowers are?"})
+    form = {
+        "csrf": re.search(r'name="csrf" value="([0-9a-f]{64})"', page)[1],
+        "username": username,
+        "password": password,
+        "next": f"/search?{query}",
+    }
+    with web.open(f"{URL}/login", data=urllib.parse.urlencode(form).encode(), timeout=60) as response:
+        assert response.geturl() == f"{URL}/search?{query}"
+        results = response.read().decode()
+    assert [cookie.secure for cookie in jar if cookie.name == "semantik_session"] == [True]
+    first = re.search(r'<li class="result">\s*<h2><a [^>]*>([^<]+)</a>', results)
+    assert first and first[1] == "beekeeping.rst", results[-3000:]
+    assert "<mark>" in results
 
 
 def test_check_mode_changes_nothing_and_prints_no_secret(host):

@@ -163,6 +163,22 @@ def test_delete_documents_uses_a_filter_selector(store: ServerStore, qdrant: Mag
     assert qdrant.delete.call_args.kwargs["wait"] is True
 
 
+def test_chunks_scroll_one_documents_indexes_in_order(store: ServerStore, qdrant: MagicMock) -> None:
+    qdrant.scroll.return_value = (
+        [rest.Record(id=2, payload={"chunk_index": 2}), rest.Record(id=1, payload={"chunk_index": 1})],
+        None,
+    )
+    assert store.chunks("col", "doc", [1, 2]) == [{"chunk_index": 1}, {"chunk_index": 2}]
+    call = qdrant.scroll.call_args
+    assert call.kwargs["scroll_filter"] == models.Filter(
+        must=[
+            models.FieldCondition(key="doc_id", match=models.MatchValue(value="doc")),
+            models.FieldCondition(key="chunk_index", match=models.MatchAny(any=[1, 2])),
+        ]
+    )
+    assert (call.kwargs["limit"], call.kwargs["with_vectors"]) == (2, False)
+
+
 def test_info_and_count_read_the_server(store: ServerStore, qdrant: MagicMock) -> None:
     info = store.collection_info("col")
     assert (info.vector_size, info.distance, info.points_count, info.segments_count) == (4, "Cosine", 7, 2)

@@ -33,8 +33,11 @@ def _active_count(session: Session, user: User) -> int:
 
 
 def create(
-    session: Session, user: User, *, name: str, expires_in_days: int, limit: int
+    session: Session, user: User, *, name: str, expires_in_days: int | None, limit: int, longest: int
 ) -> tuple[ApiKey, str]:
+    """A new key and its raw secret; it lives ``expires_in_days``, or ``longest`` (the most allowed)."""
+    if expires_in_days is not None and expires_in_days > longest:
+        raise ValidationError(f"expires_in_days must be at most {longest} (API_KEY_MAX_LIFETIME_DAYS)")
     duplicate = session.scalars(
         select(ApiKey).where(ApiKey.user_id == user.id, func.lower(ApiKey.name) == name.lower())
     ).first()
@@ -48,7 +51,7 @@ def create(
         user_id=user.id,
         name=name,
         key_hash=security.sha256(raw),
-        expires_at=datetime.now(UTC) + timedelta(days=expires_in_days),
+        expires_at=datetime.now(UTC) + timedelta(days=expires_in_days or longest),
     )
     session.add(key)
     session.flush()

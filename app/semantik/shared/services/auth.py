@@ -49,9 +49,10 @@ def issue_tokens(session: Session, settings: Settings, user: User, family: str) 
     return {"access_token": access, "refresh_token": refresh, "token_type": "bearer"}
 
 
-def login(
+def authenticate(
     session: Session, settings: Settings, state: AuthState, username: str, password: str, address: str
-) -> dict[str, str]:
+) -> User:
+    """The active user these credentials name; counted against the login limits before any check."""
     state.count_attempt(username, address)
     user = session.scalars(select(User).where(User.username == username)).first()
     # An unknown name costs one hash, as a known one does: the answer's timing names nobody.
@@ -64,7 +65,43 @@ def login(
         raise AuthenticationError("Inactive user")
     state.attempt_succeeded(username, address)
     user.last_login = datetime.now(UTC)
+    return user
+
+
+def login(
+    session: Session, settings: Settings, state: AuthState, username: str, password: str, address: str
+) -> dict[str, str]:
+    user = authenticate(session, settings, state, username, password, address)
     return issue_tokens(session, settings, user, new_uuid())
+
+
+def start_web_session(
+    session: Session, settings: Settings, state: AuthState, username: str, password: str, address: str
+) -> str:
+    """A browser's sign-in: a session token for an HttpOnly cookie, a login session of its own.
+
+    Its record sits with the refresh tokens (never usable as one: its type differs), so ending
+    every session of a user (deactivation, a logout with an API key) ends this one too.
+    """
+    user = authenticate(session, settings, state, username, password, address)
+    family, ttl = new_uuid(), timedelta(hours=settings.web_session_hours)
+    token = security.create_token(
+        settings.jwt_secret_key or "",
+        kind="session",
+        ttl=ttl,
+        user_id=user.id,
+        username=user.username,
+        family=family,
+    )
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            token_hash=security.sha256(token),
+            family=family,
+            expires_at=datetime.now(UTC) + ttl,
+        )
+    )
+    return token
 
 
 def _end_family(session: Session, state: AuthState, family: str) -> None:
@@ -122,10 +159,13 @@ def logout(
 
 
 def user_from_access_token(
-    session: Session, settings: Settings, state: AuthState, token: str
+    session: Session, settings: Settings, state: AuthState, token: str, kind: str = "access"
 ) -> tuple[User, str]:
-    """The token's active user and its session (family); AuthenticationError otherwise."""
-    claims = security.decode_token(settings.jwt_secret_key or "", token, "access")
+    """The token's active user and its session (family); AuthenticationError otherwise.
+
+    ``kind="session"`` checks a web page's session token the same way.
+    """
+    claims = security.decode_token(settings.jwt_secret_key or "", token, kind)
     family = claims.get("fam") if claims else None
     if not family or state.is_revoked(family):
         raise AuthenticationError("Invalid authentication credentials")

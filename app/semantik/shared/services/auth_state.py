@@ -30,8 +30,10 @@ class AuthState:
         self.per_account = settings.login_max_failures_per_account
         self.per_address = settings.login_max_failures_per_address
         self.window = settings.login_window_seconds
-        # An access token outlives its family's revocation by at most its own lifetime.
-        self.revocation_ttl = settings.access_token_expire_minutes * 60 + 60
+        # Kept for as long as a token of a revoked family can live: an access token, or a web
+        # page's session (WEB_SESSION_HOURS), whichever lives longer.
+        lifetime = max(settings.access_token_expire_minutes * 60, settings.web_session_hours * 3600)
+        self.revocation_ttl = lifetime + 60
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthState:

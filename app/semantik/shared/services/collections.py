@@ -252,6 +252,13 @@ def documents(
     return list(rows), total
 
 
+def document(session: Session, collection: Collection, document_id: str) -> Document:
+    found = session.get(Document, document_id)
+    if found is None or found.collection_id != collection.id:
+        raise EntityNotFoundError("Document", document_id)
+    return found
+
+
 def error_count(session: Session, collection: Collection) -> int:
     return (
         session.scalar(

@@ -37,6 +37,18 @@ def active_for(session: Session, collection_id: str) -> Operation | None:
     ).first()
 
 
+def latest_for(session: Session, collection_ids: list[str]) -> dict[str, Operation]:
+    """Each collection's newest operation (a list page shows what last happened to each)."""
+    # Ids grow with each operation created: a collection's highest is its newest.
+    newest = (
+        select(func.max(Operation.id))
+        .where(Operation.collection_id.in_(collection_ids))
+        .group_by(Operation.collection_id)
+    )
+    rows = session.scalars(select(Operation).where(Operation.id.in_(newest)))
+    return {operation.collection_id: operation for operation in rows}
+
+
 def start(
     session: Session, collection: Collection, user: User, kind: OperationType, config: dict[str, Any]
 ) -> Operation:

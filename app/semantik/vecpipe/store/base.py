@@ -147,6 +147,10 @@ class VectorStore(ABC):
     def delete_documents(self, name: str, doc_ids: list[str]) -> None: ...
 
     @abstractmethod
+    def chunks(self, name: str, doc_id: str, indexes: list[int]) -> list[dict[str, Any]]:
+        """The payloads of these chunks of one document (those that exist), in chunk order."""
+
+    @abstractmethod
     def search(
         self,
         name: str,

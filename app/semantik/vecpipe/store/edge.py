@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import qdrant_edge as qe
 
@@ -182,6 +183,16 @@ class EdgeStore(VectorStore):
         with self._reading(name) as collection, collection.writes, engine_errors("delete points"):
             collection.shard.update(qe.UpdateOperation.delete_points_by_filter(condition))
             collection.shard.flush()
+
+    def chunks(self, name: str, doc_id: str, indexes: list[int]) -> list[dict[str, Any]]:
+        request = qe.ScrollRequest(
+            limit=len(indexes),
+            filter=engine_filter({"doc_id": doc_id, "chunk_index": indexes}),
+            with_payload=True,
+        )
+        with self._reading(name) as collection, engine_errors("read chunks"):
+            found, _ = collection.shard.scroll(request)
+        return sorted((point.payload or {} for point in found), key=lambda p: p.get("chunk_index", 0))
 
     def search(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 from qdrant_client import QdrantClient, models
@@ -177,6 +178,18 @@ class ServerStore(VectorStore):
         selector = models.FilterSelector(filter=build_filter({"doc_id": doc_ids}))
         with self._errors("delete points", name):
             self._client.delete(name, points_selector=selector, wait=True)
+
+    def chunks(self, name: str, doc_id: str, indexes: list[int]) -> list[dict[str, Any]]:
+        check_collection_name(name)
+        with self._errors("read chunks", name):
+            found, _ = self._client.scroll(
+                name,
+                scroll_filter=build_filter({"doc_id": doc_id, "chunk_index": indexes}),
+                limit=len(indexes),
+                with_payload=True,
+                with_vectors=False,
+            )
+        return sorted((point.payload or {} for point in found), key=lambda p: p.get("chunk_index", 0))
 
     def search(
         self,

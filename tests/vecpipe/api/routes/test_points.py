@@ -113,3 +113,31 @@ def test_delete_refuses_bad_requests(api: TestClient, collection: str) -> None:
     assert api.post("/points/delete", json={"collection_name": collection, "doc_ids": []}).status_code == 422
     answer = api.post("/points/delete", json={"collection_name": "nowhere", "doc_ids": ["a"]})
     assert answer.status_code == 404
+
+
+def _chunk(doc: str, index: int) -> dict[str, object]:
+    point = _point(str(uuid.uuid5(uuid.NAMESPACE_URL, f"{doc}/{index}")), doc)
+    point["payload"] |= {"chunk_index": index, "content": f"{doc} chunk {index}", "total_chunks": 6}
+    return point
+
+
+def test_a_documents_chunks_are_read_by_index_in_order(api: TestClient, collection: str) -> None:
+    points = [_chunk("d1", i) for i in range(6)] + [_chunk("d2", i) for i in range(3)]
+    api.post("/upsert", json={"collection_name": collection, "points": points})
+    answer = api.post(
+        "/points/chunks", json={"collection_name": collection, "doc_id": "d1", "chunk_indexes": [4, 2, 3, 9]}
+    )
+    assert answer.status_code == 200, answer.text
+    chunks = answer.json()["chunks"]
+    assert [(c["doc_id"], c["chunk_index"], c["content"]) for c in chunks] == [
+        ("d1", 2, "d1 chunk 2"),
+        ("d1", 3, "d1 chunk 3"),
+        ("d1", 4, "d1 chunk 4"),
+    ]
+
+
+def test_reading_chunks_is_bounded_and_needs_a_known_collection(api: TestClient, collection: str) -> None:
+    too_many = {"collection_name": collection, "doc_id": "d1", "chunk_indexes": list(range(51))}
+    assert api.post("/points/chunks", json=too_many).status_code == 422
+    unknown = {"collection_name": "col_none", "doc_id": "d1", "chunk_indexes": [0]}
+    assert api.post("/points/chunks", json=unknown).status_code == 404

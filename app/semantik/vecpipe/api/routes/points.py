@@ -1,4 +1,4 @@
-"""Points: upsert (idempotent by point id) and delete by document."""
+"""Points: upsert (idempotent by point id), delete by document, read a document's chunks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import time
 from fastapi import APIRouter
 
 from semantik.vecpipe.api.deps import StoreDep
-from semantik.vecpipe.schemas import DeletePointsRequest, DeletePointsResponse, UpsertRequest, UpsertResponse
+from semantik.vecpipe.schemas import (
+    ChunksRequest,
+    ChunksResponse,
+    DeletePointsRequest,
+    DeletePointsResponse,
+    UpsertRequest,
+    UpsertResponse,
+)
 from semantik.vecpipe.store.base import StoredPoint
 
 router = APIRouter(tags=["points"])
@@ -31,3 +38,10 @@ def delete_points(body: DeletePointsRequest, store: StoreDep) -> DeletePointsRes
     doomed = store.count(body.collection_name, {"doc_id": body.doc_ids})
     store.delete_documents(body.collection_name, body.doc_ids)
     return DeletePointsResponse(collection_name=body.collection_name, points_deleted=doomed)
+
+
+@router.post("/points/chunks", response_model=ChunksResponse)
+def read_chunks(body: ChunksRequest, store: StoreDep) -> ChunksResponse:
+    """Chunks of one document by index, for a view of a passage in its context (read only)."""
+    found = store.chunks(body.collection_name, body.doc_id, sorted(set(body.chunk_indexes)))
+    return ChunksResponse(collection_name=body.collection_name, chunks=found)

@@ -4,7 +4,6 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
-from semantik.shared.errors import ValidationError
 from semantik.shared.services import api_keys
 from semantik.webui.api.deps import CurrentUser, SessionDep, SettingsDep
 from semantik.webui.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyList, ApiKeyOut, ApiKeyPatch
@@ -14,15 +13,13 @@ router = APIRouter(prefix="/api/v2/api-keys", tags=["api-keys"])
 
 @router.post("", response_model=ApiKeyCreated, status_code=201)
 def create_key(body: ApiKeyIn, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> object:
-    longest = settings.api_key_max_lifetime_days
-    if body.expires_in_days is not None and body.expires_in_days > longest:
-        raise ValidationError(f"expires_in_days must be at most {longest} (API_KEY_MAX_LIFETIME_DAYS)")
     key, raw = api_keys.create(
         session,
         user,
         name=body.name,
-        expires_in_days=body.expires_in_days or longest,
+        expires_in_days=body.expires_in_days,
         limit=settings.api_key_max_per_user,
+        longest=settings.api_key_max_lifetime_days,
     )
     return {**ApiKeyOut.model_validate(key).model_dump(), "api_key": raw}
 
