@@ -1,10 +1,8 @@
-"""The stack on real hosts: `molecule test` of each scenario. default (create, prepare, converge,
-idempotence with 0 changed, verify, destroy; about ten minutes on two cores): the dev stack on one
-host, the backup and restore round trip and the timer, its hardening and network. prod (about 40
-minutes): the prod inventory on nine hosts, converged with the previous release: placement, the path
-through the lb, status, the firewall matrix; the rollout of the working tree's release under traffic,
-two hosts lost and brought back by a site.yml that changes nothing else (prod's idempotence check),
-the rollback; TLS.
+"""The stack on real hosts: `molecule test` of each scenario (create, prepare, converge, idempotence
+with 0 changed, verify, destroy): default (the dev stack on one host: the backup and restore round trip
+and the timer, its hardening and network, the web page; about ten minutes on two cores) and prod (the
+prod inventory on nine hosts: placement, the path through the lb, status, the firewall matrix, TLS).
+molecule/rollout (the upgrade under traffic, two hosts lost, the rollback) is run by bench/rollout.py.
 
 default reads inventories/dev's group_vars, prod inventories/prod's, so that vault must open: on a
 fresh clone (no password file) this runs the wizard first, as `make wizard ENV=<env>` would, which
