@@ -63,6 +63,18 @@ def admin_credentials() -> tuple[str, str]:
     return INVENTORY.get_variables(webui).get("semantik_admin_username", "admin"), password
 
 
+def changed_tasks(stdout: str) -> dict[str, list[str]]:
+    """The tasks that reported a change, by host (what to read when a run should have changed nothing)."""
+    found: dict[str, list[str]] = {}
+    task = ""
+    for line in stdout.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.split("[", 1)[1].rsplit("]", 1)[0]
+        elif line.startswith("changed: ["):
+            found.setdefault(line[len("changed: [") :].split("]")[0], []).append(task)
+    return found
+
+
 def address(host: str) -> str:
     return INVENTORY.get_variables(host)["ansible_host"]
 

@@ -30,6 +30,7 @@ from verify_support import (  # noqa: E402
     address,
     admin_credentials,
     ansible_playbook,
+    changed_tasks,
     demo,
     lab_host,
 )
@@ -60,18 +61,6 @@ def release(source: Path) -> str:
 def recap(stdout: str) -> dict[str, int]:
     """changed= of each host in a playbook's recap."""
     return {m[1]: int(m[3]) for m in RECAP.finditer(stdout)}
-
-
-def changed_tasks(stdout: str) -> dict[str, list[str]]:
-    """The tasks that reported a change, by host (what to read when a run should have changed nothing)."""
-    found: dict[str, list[str]] = {}
-    task = ""
-    for line in stdout.splitlines():
-        if line.startswith(("TASK [", "RUNNING HANDLER [")):
-            task = line.split("[", 1)[1].rsplit("]", 1)[0]
-        elif line.startswith("changed: ["):
-            found.setdefault(line[len("changed: [") :].split("]")[0], []).append(task)
-    return found
 
 
 def figures(step: str, values: dict) -> None:
