@@ -18,6 +18,7 @@ PROTECTED = [
     ("DELETE", "/collections/c", None),
     ("POST", "/upsert", {"collection_name": "c", "points": []}),
     ("POST", "/points/delete", {"collection_name": "c", "doc_ids": ["d"]}),
+    ("POST", "/points/chunks", {"collection_name": "c", "doc_id": "d", "chunk_indexes": [0]}),
     ("POST", "/collections/c/snapshots", None),
     ("GET", "/collections/c/snapshots", None),
     ("POST", "/collections/c/snapshots/c-1.snapshot/restore", None),
