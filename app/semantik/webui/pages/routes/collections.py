@@ -128,6 +128,7 @@ def _live(
 
 
 @router.get("/collections/{collection_id}")
+@router.get("/collections/{collection_id}/live")
 def collection_page(
     request: Request,
     collection_id: UUID,
@@ -136,22 +137,10 @@ def collection_page(
     settings: SettingsDep,
     page_number: int = Query(1, alias="page", ge=1, le=100_000),
 ) -> Response:
+    """A collection's page, or (…/live) its changing part, which the page's script fetches while work runs."""
     collection = collections.get_readable(session, user, str(collection_id))
-    return page(request, "collection.html", **_live(session, settings, user, collection, page_number))
-
-
-@router.get("/collections/{collection_id}/live")
-def collection_live(
-    request: Request,
-    collection_id: UUID,
-    user: PageUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    page_number: int = Query(1, alias="page", ge=1, le=100_000),
-) -> Response:
-    """The changing part of a collection's page, which the page's script fetches while work runs."""
-    collection = collections.get_readable(session, user, str(collection_id))
-    return page(request, "_collection_live.html", **_live(session, settings, user, collection, page_number))
+    template = "_collection_live.html" if request.url.path.endswith("/live") else "collection.html"
+    return page(request, template, **_live(session, settings, user, collection, page_number))
 
 
 @router.post("/collections/{collection_id}/sources")
