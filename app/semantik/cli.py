@@ -172,13 +172,23 @@ def _deactivate_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mode(value: str) -> str:
+    # Checked here, not by `choices`: with nargs="*", argparse also checks the empty default against
+    # them and refuses a plain `check-config` (Python 3.11).
+    if value not in MODES:
+        raise argparse.ArgumentTypeError(f"invalid mode {value!r} (choose from {', '.join(MODES)})")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="semantik", description=__doc__)
     sub = root.add_subparsers(dest="command", required=True)
     for name, (help_text, _) in COMMANDS.items():
         sub.add_parser(name, help=help_text)
     check = sub.choices["check-config"]
-    check.add_argument("modes", nargs="*", choices=MODES, help="modes to check (default: all)")
+    check.add_argument(
+        "modes", nargs="*", type=_mode, metavar="MODE", help=f"{', '.join(MODES)} (default: all)"
+    )
     user = sub.choices["create-user"]
     user.add_argument("username")
     user.add_argument("email")

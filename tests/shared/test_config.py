@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from semantik.shared.config import ConfigError, Settings, load_settings, problems, weakness
+from semantik.shared.config import MODES, ConfigError, Settings, load_settings, problems, weakness
 
 STRONG_KEY = "Zq8vN3kP0wX7rT2mL5yH9cB4dF6gJ1sA"
 
@@ -103,6 +103,15 @@ def test_check_config_passes_silently_and_prints_no_secret() -> None:
     assert result.returncode == 0, result.stderr
     assert STRONG_KEY not in result.stdout + result.stderr
     assert result.stdout + result.stderr == ""
+
+
+def test_check_config_without_a_mode_checks_every_mode_and_refuses_an_unknown_one() -> None:
+    every = _check_config({"ENVIRONMENT": "production", "JWT_SECRET_KEY": "changeme"})
+    assert every.returncode == 1, every.stderr
+    assert every.stderr.rstrip().endswith(f"problem(s) for {', '.join(MODES)}"), every.stderr
+    unknown = _check_config({}, "webui", "nosuchmode")
+    assert unknown.returncode == 2
+    assert "invalid mode 'nosuchmode'" in unknown.stderr
 
 
 def test_tls_settings_are_checked_per_mode(tmp_path) -> None:
