@@ -1,11 +1,11 @@
-"""Figures of an operator's day on the nine lab hosts (molecule/rollout/tests/test_rollout.py):
+"""Figures of an operator's day on the nine lab hosts (molecule/prod's tests):
 the upgrade and the rollback under traffic (requests sent and failed, p50/p99 latency before, during
 and after each, and the ratio of during to before: the baseline measured in the same run), the loss
 of a web UI host under traffic, the loss of a worker host mid-ingest (seconds until the other worker
 took the operation over and until it completed), and site.yml bringing the hosts back.
 
 Run as root from the repository: .venv/bin/python bench/rollout.py
-Needs `make wizard ENV=prod` first. Runs `molecule test -s rollout` (about 40 minutes), keeps its
+Needs `make wizard ENV=prod` first. Runs `molecule test -s prod` (about 40 minutes), keeps its
 whole output in bench/rollout.log; prints one JSON object (and a table on stderr).
 """
 
@@ -35,14 +35,14 @@ def ratios(step: dict) -> dict[str, float]:
 
 def main() -> int:
     done = subprocess.run(
-        [str(BIN / "molecule"), "test", "-s", "rollout"], cwd=ROOT, env=ENV, capture_output=True, text=True
+        [str(BIN / "molecule"), "test", "-s", "prod"], cwd=ROOT, env=ENV, capture_output=True, text=True
     )
     out = done.stdout + done.stderr
     LOG.write_text(out)
     figures = {m[1]: json.loads(m[2]) for m in FIGURES.finditer(out)}
     if done.returncode != 0 or not figures:
         sys.stderr.write(out[-6000:])
-        raise SystemExit(f"bench: molecule test -s rollout failed ({done.returncode}); see {LOG}")
+        raise SystemExit(f"bench: molecule test -s prod failed ({done.returncode}); see {LOG}")
     for step in ("upgrade", "rollback", "webui_lost"):
         if step in figures:
             figures[step]["during_to_before"] = ratios(figures[step])

@@ -288,15 +288,23 @@ def remove_cgroups(name: str) -> None:
     for top in cgroups(name):
         if not top.exists():
             continue
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         for path, _, _ in os.walk(top, topdown=False):
             while True:
                 try:
                     os.rmdir(path)
                     break
-                except OSError:  # busy until the last killed process is reaped
+                except FileNotFoundError:
+                    break
+                except OSError:  # busy until the last of its processes is gone and reaped
                     if time.monotonic() > deadline:
-                        raise LabError(f"cannot remove cgroup {path}") from None
+                        left = Path(path, "cgroup.procs").read_text().split()
+                        raise LabError(f"cannot remove cgroup {path} (processes {left})") from None
+                    # The cgroup is the host's whole truth: a process outside its network namespace
+                    # (a unit with PrivateNetwork=) or orphaned by a killed nspawn is still here.
+                    for pid in Path(path, "cgroup.procs").read_text().split():
+                        with suppress(ProcessLookupError):
+                            os.kill(int(pid), signal.SIGKILL)
                     time.sleep(0.1)
         with suppress(OSError):
             top.parent.rmdir()  # the last host takes the lab's cgroup with it

@@ -9,17 +9,13 @@ import json
 import re
 import secrets
 import ssl
-import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from verify_support import (  # noqa: E402
+from verify_support import (
     INVENTORY,
     ROOT,
     address,

@@ -5,13 +5,10 @@ admits no one else); the app working end to end over these hops is test_prod.py'
 """
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from verify_support import INVENTORY, address, lab_host  # noqa: E402
+from verify_support import INVENTORY, address, lab_host
 
 PROBE = Path(__file__).with_name("tls_probe.py").read_text()
 GROUPS = INVENTORY.get_variables("prod-probe")["groups"]

@@ -1,6 +1,6 @@
 """A bounded load generator for the lab: users searching, listing collections, reading an operation
-and signing in, through the lb while the stack changes under them (tests/test_rollout.py,
-bench/rollout.py reads its figures).
+and signing in, through the lb while the stack changes under them (test_upgrade.py, test_host_loss.py,
+test_rollback.py; bench/rollout.py reads their figures).
 
 Each of THREADS users sends one request at a time, at most RATE a second, over a new HTTPS
 connection each (no client-side retry: what fails, a user saw fail). It stops by itself after
