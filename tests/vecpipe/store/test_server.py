@@ -22,6 +22,7 @@ from semantik.vecpipe.store.base import (
     SnapshotNotFoundError,
     StoredPoint,
     StoreUnavailableError,
+    VectorQuery,
     VectorStoreError,
 )
 from semantik.vecpipe.store.server import ServerStore, build_filter
@@ -83,7 +84,9 @@ def test_create_builds_a_cosine_collection_with_payload_indexes(
     qdrant.collection_exists.return_value = False
     assert store.create_collection("col", 384) is True
     qdrant.create_collection.assert_called_once_with(
-        "col", vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE)
+        "col",
+        vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE),
+        sparse_vectors_config=None,
     )
     indexed = [call.args[1] for call in qdrant.create_payload_index.call_args_list]
     assert indexed == ["doc_id", "chunk_id", "collection_id"]
@@ -121,7 +124,7 @@ def test_wrong_dimensions_never_reach_the_server(store: ServerStore, qdrant: Mag
     with pytest.raises(DimensionMismatchError, match="dimension 3 but collection 'col' has dimension 4"):
         store.upsert("col", [StoredPoint(1, [0.1] * 3, {})])
     with pytest.raises(DimensionMismatchError):
-        store.search("col", [0.1] * 5, 3)
+        store.search("col", VectorQuery([0.1] * 5), 3)
     qdrant.upsert.assert_not_called()
     qdrant.query_points.assert_not_called()
 
@@ -130,7 +133,7 @@ def test_search_builds_the_query_and_maps_hits(store: ServerStore, qdrant: Magic
     qdrant.query_points.return_value = rest.QueryResponse(
         points=[models.ScoredPoint(id=3, version=1, score=0.9, payload={"doc_id": "d"})]
     )
-    hits = store.search("col", [0.1] * 4, 5, {"doc_id": ["a", "b"], "lang": "en"}, 0.25)
+    hits = store.search("col", VectorQuery([0.1] * 4), 5, {"doc_id": ["a", "b"], "lang": "en"}, 0.25)
     call = qdrant.query_points.call_args
     assert call.args == ("col",)
     assert call.kwargs == {
@@ -258,10 +261,10 @@ def test_open_store_passes_the_scheme_to_the_client(tmp_path) -> None:
 
 def test_the_dimension_is_read_once_and_forgotten_on_delete(store: ServerStore, qdrant: MagicMock) -> None:
     qdrant.query_points.return_value = rest.QueryResponse(points=[])
-    store.search("col", [0.0] * 4, 1)
-    store.search("col", [0.0] * 4, 1)
+    store.search("col", VectorQuery([0.0] * 4), 1)
+    store.search("col", VectorQuery([0.0] * 4), 1)
     assert qdrant.get_collection.call_count == 1
     qdrant.collection_exists.return_value = True
     store.delete_collection("col")
-    store.search("col", [0.0] * 4, 1)
+    store.search("col", VectorQuery([0.0] * 4), 1)
     assert qdrant.get_collection.call_count == 2
