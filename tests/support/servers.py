@@ -34,11 +34,15 @@ def ensure_installed() -> None:
         if (binary == "postgres" and _pg_bin() is None)
         or (binary != "postgres" and shutil.which(binary) is None)
     ]
-    if not missing:
-        return
+    if missing:
+        apt_install(missing)
+
+
+def apt_install(packages: list[str]) -> None:
+    """Install Debian packages (as root), keeping their maintainer scripts from starting services."""
     if os.geteuid() != 0:
         raise RuntimeError(
-            f"{' '.join(missing)} missing and not root: apt-get install -y {' '.join(missing)}"
+            f"{' '.join(packages)} missing and not root: apt-get install -y {' '.join(packages)}"
         )
     placed = not POLICY_RC_D.exists()
     if placed:
@@ -47,7 +51,7 @@ def ensure_installed() -> None:
     try:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env)
     finally:
         if placed:
             POLICY_RC_D.unlink()
