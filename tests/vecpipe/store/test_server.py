@@ -20,6 +20,7 @@ from semantik.vecpipe.store.base import (
     CollectionNotFoundError,
     DimensionMismatchError,
     SnapshotNotFoundError,
+    SparseVector,
     StoredPoint,
     StoreUnavailableError,
     VectorQuery,
@@ -268,3 +269,44 @@ def test_the_dimension_is_read_once_and_forgotten_on_delete(store: ServerStore, 
     store.delete_collection("col")
     store.search("col", VectorQuery([0.0] * 4), 1)
     assert qdrant.get_collection.call_count == 2
+
+
+def test_hybrid_builds_two_prefetches_fused_by_rrf_with_the_requests_k(
+    store: ServerStore, qdrant: MagicMock
+) -> None:
+    info = _collection().model_copy(deep=True)
+    info.config.params.sparse_vectors = {"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)}
+    qdrant.get_collection.return_value = info
+    qdrant.query_points.return_value = rest.QueryResponse(
+        points=[models.ScoredPoint(id=3, version=1, score=2 / 30, payload={"doc_id": "d"})]
+    )
+    words = SparseVector([7, 9], [1.0, 1.0])
+    hits = store.search("col", VectorQuery([0.1] * 4, words, rrf_k=30), 5, {"doc_id": "d"}, 0.5)
+    condition = build_filter({"doc_id": "d"})
+    assert qdrant.query_points.call_args.kwargs == {
+        "prefetch": [
+            models.Prefetch(query=[0.1] * 4, limit=50, filter=condition),
+            models.Prefetch(
+                query=models.SparseVector(indices=[7, 9], values=[1.0, 1.0]),
+                using="bm25",
+                limit=50,
+                filter=condition,
+            ),
+        ],
+        "query": models.RrfQuery(rrf=models.Rrf(k=30)),
+        "limit": 5,
+        "query_filter": condition,
+        "score_threshold": None,  # applied to the scaled scores instead
+        "with_payload": True,
+    }
+    assert [(hit.id, hit.score) for hit in hits] == [(3, pytest.approx(1.0))]
+    store.search("col", VectorQuery(sparse=words), 2)
+    assert qdrant.query_points.call_args.kwargs["using"] == "bm25"
+
+
+def test_a_sparse_index_is_created_with_the_idf_modifier(store: ServerStore, qdrant: MagicMock) -> None:
+    qdrant.collection_exists.return_value = False
+    store.create_collection("col", 4, sparse=True)
+    assert qdrant.create_collection.call_args.kwargs["sparse_vectors_config"] == {
+        "bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)
+    }

@@ -1,6 +1,8 @@
 """Embedded backend: the Qdrant engine inside vecpipe through qdrant-edge-py, one shard per collection.
 
 Layout under QDRANT_PATH: ``collections/<name>/`` (one EdgeShard each) and ``snapshots/<name>/``.
+A shard holds the unnamed dense vector and, with a sparse index, the sparse vector ``bm25`` (IDF
+modifier) of the same point; a snapshot carries both.
 The engine locks each shard's WAL, so a second process opening the same store fails at start: an
 embedded store belongs to one vecpipe process. Inside the process, a readers-writer lock per
 collection keeps searches and upserts off a shard while a snapshot, restore or delete has it.
@@ -161,10 +163,9 @@ class EdgeStore(VectorStore):
                         shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
                 self._collections[name] = Collection(name, path, shard)
                 return True
-        if (existing.vector_size, bool(existing.sparse_vectors)) != (vector_size, sparse):
-            raise CollectionConflictError(
-                name, (existing.vector_size, bool(existing.sparse_vectors)), (vector_size, sparse)
-            )
+        layout = (existing.vector_size, bool(existing.sparse_vectors))
+        if layout != (vector_size, sparse):
+            raise CollectionConflictError(name, layout, (vector_size, sparse))
         return False
 
     def delete_collection(self, name: str) -> None:

@@ -1,7 +1,9 @@
 """Server backend: a Qdrant server through qdrant-client (QDRANT_HOST/PORT/API_KEY/HTTPS).
 
 The server orders concurrent requests and builds its indexes itself, so this class holds no locks;
-it only remembers each collection's dimension (vecpipe is the only writer of the server's collections).
+it only remembers each collection's dimension and sparse vectors (vecpipe is the only writer of the
+server's collections). A sparse index is the sparse vector ``bm25`` with Qdrant's IDF modifier beside
+the unnamed dense one; hybrid search is the server's prefetch of both, fused by RRF.
 Its failures are mapped onto the store errors: unreachable -> 503, 404 -> unknown collection,
 other server refusals -> 502 with the server's words.
 """
