@@ -223,7 +223,8 @@ def test_progress_is_visible_through_the_api_while_it_runs(client, settings, vec
     )
     assert response.status_code == 202, response.text
     uuid = response.json()["id"]
-    vectors.create_collection(created["vector_store_name"])
+    # As the index operation makes it: the webui's collections have a sparse index by default.
+    vectors.create_collection(created["vector_store_name"], sparse_index=True)
     seen = []
     vectors.before_upsert = lambda _: seen.append(
         client.get(f"/api/v2/operations/{uuid}", headers=headers).json()
