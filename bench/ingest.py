@@ -149,7 +149,9 @@ def new_collection(sparse_index: bool) -> tuple[str, int]:
 
     upgrade("head")
     with session_scope() as session:
-        user = users.create(session, username="bench", email="bench@example.org", password="bench-password")
+        user = users.create(  # an administrator: adding a directory source is theirs to do
+            session, username="bench", email="bench@example.org", password="bench-password", is_superuser=True
+        )
         fields = {
             "name": "bench",
             "embedding_model": "all-MiniLM-L6-v2",
