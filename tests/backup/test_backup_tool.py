@@ -104,9 +104,28 @@ def test_redis_rdb_comes_from_a_new_bgsave_and_restores_into_an_aof_server(
     assert (data / "appendonlydir/appendonly.aof.1.incr.aof").read_bytes().count(b"after") == 1
 
 
+TEXTS = [
+    "one bee finds the flowers",
+    "two lighthouses guard the coast",
+    "three glaciers flow downhill",
+    "set work_mem for each sort",
+    "pg_stat_activity lists every backend",
+    "tides follow the moon",
+]
+
+
+def _top5(api: httpx.Client, query: str, mode: str) -> list[tuple[str, float]]:
+    body = {"collection": "backup_a", "query": query, "k": 5, "search_mode": mode}
+    return [
+        (hit["doc_id"], round(hit["score"], 6)) for hit in api.post("/search", json=body).json()["results"]
+    ]
+
+
 def test_vectors_snapshot_through_vecpipe_and_restore_exactly(
     vecpipe_server: str, vecpipe_root: Path, app_env: dict[str, str], tmp_path: Path, monkeypatch
 ):
+    from semantik.shared import sparse
+
     monkeypatch.setenv("INTERNAL_API_KEY", app_env["INTERNAL_API_KEY"])
     # The real model on a busy machine can take more than httpx's default 5 s for an embed.
     api = httpx.Client(
@@ -114,20 +133,31 @@ def test_vectors_snapshot_through_vecpipe_and_restore_exactly(
     )
     for name in ("backup_a", "backup_gone"):
         api.delete(f"/collections/{name}")
-    assert api.post("/collections", json={"name": "backup_a"}).status_code == 201
-    vectors = api.post("/embed", json={"texts": ["one", "two", "three"]}).json()["embeddings"]
+    # With a sparse index, so that the round trip covers hybrid search too.
+    assert api.post("/collections", json={"name": "backup_a", "sparse_index": True}).status_code == 201
+    vectors = api.post("/embed", json={"texts": TEXTS}).json()["embeddings"]
     points = [
-        {"id": i + 1, "vector": vector, "payload": {"doc_id": f"d{i}", "chunk_id": f"c{i}", "content": t}}
-        for i, (t, vector) in enumerate(zip(["one", "two", "three"], vectors, strict=True))
+        {
+            "id": i + 1,
+            "vector": vector,
+            "sparse_vector": encoded,
+            "payload": {"doc_id": f"d{i}", "chunk_id": f"c{i}", "content": text},
+        }
+        for i, (text, vector, encoded) in enumerate(
+            zip(TEXTS, vectors, sparse.encode_documents(TEXTS), strict=True)
+        )
     ]
     assert api.post("/upsert", json={"collection_name": "backup_a", "points": points}).status_code == 200
+    queries = [("work_mem for sorting", "hybrid"), ("pg_stat_activity", "hybrid"), ("the moon", "dense")]
+    before = [_top5(api, query, mode) for query, mode in queries]
+    assert all(len(top) == 5 for top in before)
     snapshots = vecpipe_root / "qdrant/snapshots"
 
     tool.backup_vectors(tmp_path, vecpipe_server, snapshots, venv=Path(sys.executable).parents[1])
 
     info = json.loads((tmp_path / "vectors/info.json").read_text())
     entry = next(item for item in info["collections"] if item["name"] == "backup_a")
-    assert entry["points"] == 3
+    assert entry["points"] == len(TEXTS)
     assert info["application_version"]
     assert (tmp_path / "vectors/backup_a" / entry["snapshot"]).is_file()
     assert not (snapshots / "backup_a" / entry["snapshot"]).exists()  # moved into the backup
@@ -139,7 +169,9 @@ def test_vectors_snapshot_through_vecpipe_and_restore_exactly(
 
     names = api.get("/collections").json()["collections"]
     assert "backup_a" in names and "backup_gone" not in names
-    assert api.get("/collections/backup_a/count").json()["count"] == 3
+    assert api.get("/collections/backup_a/count").json()["count"] == len(TEXTS)
+    assert api.get("/collections/backup_a").json()["sparse_vectors"] == ["bm25"]
+    assert [_top5(api, query, mode) for query, mode in queries] == before  # the same top 5, hybrid too
     assert not list((snapshots / "backup_a").glob("*.snapshot"))  # the copies are cleaned up
 
 

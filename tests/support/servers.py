@@ -36,11 +36,15 @@ def _present(binary: str) -> bool:
 def ensure_installed(packages: dict[str, str] = PACKAGES) -> None:
     """Install from Debian the package of each binary (``{binary: package}``) that is missing."""
     missing = [pkg for binary, pkg in packages.items() if not _present(binary)]
-    if not missing:
-        return
+    if missing:
+        apt_install(missing)
+
+
+def apt_install(packages: list[str]) -> None:
+    """Install Debian packages (as root), keeping their maintainer scripts from starting services."""
     if os.geteuid() != 0:
         raise RuntimeError(
-            f"{' '.join(missing)} missing and not root: apt-get install -y {' '.join(missing)}"
+            f"{' '.join(packages)} missing and not root: apt-get install -y {' '.join(packages)}"
         )
     placed = not POLICY_RC_D.exists()
     if placed:
@@ -49,7 +53,7 @@ def ensure_installed(packages: dict[str, str] = PACKAGES) -> None:
     try:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env)
     finally:
         if placed:
             POLICY_RC_D.unlink()

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from semantik.shared import sparse
 from semantik.shared.config import Settings
 
 KEY = "vecpipe-test-key-0123456789abcdef0123456789"
@@ -28,8 +29,11 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-def upsert_texts(client: TestClient, collection: str, docs: dict[str, str]) -> None:
-    """Embed each document's text through /embed and store it as one point (doc_id -> text)."""
+def upsert_texts(
+    client: TestClient, collection: str, docs: dict[str, str], sparse_index: bool = False
+) -> None:
+    """Embed each document's text through /embed and store it as one point (doc_id -> text), with
+    its BM25 vector as the worker encodes it when ``sparse_index``."""
     vectors = client.post("/embed", json={"texts": list(docs.values())}).json()["embeddings"]
     points = [
         {
@@ -46,5 +50,8 @@ def upsert_texts(client: TestClient, collection: str, docs: dict[str, str]) -> N
         }
         for index, ((doc, text), vector) in enumerate(zip(docs.items(), vectors, strict=True))
     ]
+    if sparse_index:
+        for point, encoded in zip(points, sparse.encode_documents(list(docs.values())), strict=True):
+            point["sparse_vector"] = encoded
     answer = client.post("/upsert", json={"collection_name": collection, "points": points})
     assert answer.status_code == 200, answer.text

@@ -27,10 +27,13 @@ class FakeVectors:
         self.calls: list[str] = []
         self.before_upsert: Callable[[int], None] | None = None
         self.embedded_texts = 0
+        self.sparse: set[str] = set()  # the collections made with a sparse index
 
-    def create_collection(self, name: str) -> dict[str, Any]:
+    def create_collection(self, name: str, *, sparse_index: bool = False) -> dict[str, Any]:
         self.calls.append(f"create {name}")
         self.collections.setdefault(name, {})
+        if sparse_index:
+            self.sparse.add(name)
         return {"name": name}
 
     def delete_collection(self, name: str) -> None:
@@ -57,6 +60,7 @@ class FakeVectors:
         stored = self._points(collection)
         for point in points:
             assert len(point["vector"]) == DIMENSION
+            assert ("sparse_vector" in point) == (collection in self.sparse), "sparse vectors as created"
             stored[point["id"]] = point
         return len(points)
 

@@ -35,6 +35,7 @@ def make_collection(
     status: CollectionStatus = CollectionStatus.READY,
     chunk_size: int = 100,
     chunk_overlap: int = 20,
+    sparse_index_config: dict[str, Any] | None = None,
 ) -> str:
     with session_scope() as session:
         collection_id = new_uuid()
@@ -49,6 +50,7 @@ def make_collection(
                 chunk_size=chunk_size,
                 chunk_overlap=chunk_overlap,
                 chunking_strategy="recursive",
+                sparse_index_config=sparse_index_config,
                 status=status,
             )
         )

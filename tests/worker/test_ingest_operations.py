@@ -52,6 +52,29 @@ def test_index_creates_the_vector_collection_then_the_collection_is_ready(settin
     assert run_operation(uuid, settings, vectors) == "already completed"
 
 
+def test_a_collection_with_a_sparse_index_gets_bm25_vectors_beside_the_dense_ones(
+    settings, vectors, folder: Path
+) -> None:
+    from semantik.shared import sparse
+
+    helpers.write_corpus(folder, 5, words=200)
+    config = sparse.stored({"enabled": True})
+    collection_id = helpers.make_collection(
+        helpers.make_user(), status=CollectionStatus.PENDING, sparse_index_config=config
+    )
+    index = helpers.make_operation(collection_id, OperationType.INDEX)
+    assert run_operation(index, settings, vectors) == "completed"
+    assert _store(collection_id) in vectors.sparse
+    source_id = helpers.make_source(collection_id, folder)
+    uuid = helpers.make_operation(collection_id, OperationType.APPEND, {"source_id": source_id})
+
+    assert run_operation(uuid, settings, vectors) == "completed"
+
+    assert_store_matches_rows(vectors, collection_id)  # the same deterministic ids, one point per chunk
+    for point in vectors.collections[_store(collection_id)].values():
+        assert point["sparse_vector"] == sparse.encode_documents([point["payload"]["content"]])[0]
+
+
 def test_append_indexes_every_file_with_progress_and_counters(settings, vectors, folder: Path) -> None:
     helpers.write_corpus(folder, 10, words=300)
     collection_id, uuid, source_id = _append(folder)
@@ -200,7 +223,8 @@ def test_progress_is_visible_through_the_api_while_it_runs(client, settings, vec
     )
     assert response.status_code == 202, response.text
     uuid = response.json()["id"]
-    vectors.create_collection(created["vector_store_name"])
+    # As the index operation makes it: the webui's collections have a sparse index by default.
+    vectors.create_collection(created["vector_store_name"], sparse_index=True)
     seen = []
     vectors.before_upsert = lambda _: seen.append(
         client.get(f"/api/v2/operations/{uuid}", headers=headers).json()

@@ -111,3 +111,42 @@ def test_a_cancelled_reindex_drops_its_build_and_keeps_the_live_collection(
     )
     assert after.qdrant_staging is None and list(vectors.collections) == [old.vector_store_name]
     assert_store_matches_rows(vectors, indexed)
+
+
+def test_a_reindex_gives_an_existing_collection_a_sparse_index_and_takes_it_back(
+    settings, vectors, indexed: str
+) -> None:
+    from semantik.shared import sparse
+
+    assert helpers.collection(indexed).sparse_index_config is None
+    config = {"enabled": True, "plugin_id": "bm25-local", "model_config_data": {"k1": 1.5}}
+    uuid = helpers.make_operation(indexed, OperationType.REINDEX, {"sparse_index_config": config})
+
+    assert run_operation(uuid, settings, vectors) == "completed"
+
+    gained = helpers.collection(indexed)
+    assert gained.sparse_index_config == {**config, "model_config_data": {"k1": 1.5, "b": 0.75}}
+    assert gained.vector_store_name in vectors.sparse
+    points = vectors.collections[gained.vector_store_name].values()
+    assert all(point["sparse_vector"]["indices"] for point in points)  # FakeVectors checks each has one
+    point = next(iter(points))
+    assert point["sparse_vector"] == sparse.encode_documents([point["payload"]["content"]], 1.5, 0.75)[0]
+    assert_store_matches_rows(vectors, indexed)
+
+    uuid = helpers.make_operation(indexed, OperationType.REINDEX, {"sparse_index_config": None})
+    assert run_operation(uuid, settings, vectors) == "completed"
+    dropped = helpers.collection(indexed)
+    assert dropped.sparse_index_config is None and dropped.vector_store_name not in vectors.sparse
+    assert_store_matches_rows(vectors, indexed)
+
+
+def test_an_invalid_sparse_override_fails_the_reindex_before_anything_is_built(
+    settings, vectors, indexed: str
+) -> None:
+    from semantik.shared.errors import ValidationError
+
+    bad = {"sparse_index_config": {"plugin_id": "splade-local"}}
+    uuid = helpers.make_operation(indexed, OperationType.REINDEX, bad)
+    with pytest.raises(ValidationError, match="invalid sparse_index_config: plugin_id"):
+        run_operation(uuid, settings, vectors)
+    assert len(vectors.collections) == 1

@@ -141,6 +141,9 @@ class Collection(Base):
     chunk_overlap: Mapped[int]
     chunking_strategy: Mapped[str] = mapped_column(String(32))
     chunking_config: Mapped[dict[str, Any] | None]
+    # Semantik's {enabled, plugin_id, model_config_data} when the collection has a BM25 sparse index
+    # beside its dense vectors (shared/sparse.py); None for none (as for every row from an earlier release).
+    sparse_index_config: Mapped[dict[str, Any] | None]
     is_public: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

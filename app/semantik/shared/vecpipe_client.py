@@ -71,8 +71,9 @@ class VecpipeClient:
             "POST", "/search", json={"collection": collection, "query": query, "k": k, **options}
         )
 
-    def create_collection(self, name: str) -> dict[str, Any]:
-        return self._call("POST", "/collections", json={"name": name})
+    def create_collection(self, name: str, *, sparse_index: bool = False) -> dict[str, Any]:
+        body = {"name": name, "sparse_index": True} if sparse_index else {"name": name}
+        return self._call("POST", "/collections", json=body)
 
     def delete_collection(self, name: str) -> None:
         self._call("DELETE", f"/collections/{name}")

@@ -10,7 +10,16 @@ import re
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from semantik.shared.config import Quantization
 
@@ -78,21 +87,11 @@ class SearchRequest(Strict):
     include_content: bool = False
     score_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     search_type: Literal["semantic", "question", "code"] = "semantic"
-    search_mode: str = "dense"
-    rrf_k: int = Field(60, ge=1, le=1000)
+    search_mode: Literal["dense", "sparse", "hybrid"] = "dense"
+    rrf_k: int = Field(60, ge=1, le=1000, description="RRF's k, for search_mode hybrid")
     model_name: str | None = None
     quantization: Quantization | None = None
     use_reranker: bool = False
-
-    @field_validator("search_mode")
-    @classmethod
-    def _dense_only(cls, mode: str) -> str:
-        if mode != "dense":
-            raise ValueError(
-                f"search_mode '{mode}' is not available: vecpipe serves dense search only "
-                "(no sparse index is built)"
-            )
-        return mode
 
     @field_validator("filters")
     @classmethod
@@ -136,11 +135,13 @@ class SearchResponse(BaseModel):
 class CreateCollectionRequest(Strict):
     name: str
     vector_size: int | None = Field(None, ge=1, le=MAX_DIMENSION)
+    sparse_index: bool = Field(False, description="a BM25 sparse vector 'bm25' (IDF) beside the dense one")
 
 
 class CreateCollectionResponse(BaseModel):
     name: str
     vector_size: int
+    sparse_index: bool
     created: bool
 
 
@@ -153,6 +154,7 @@ class CollectionResponse(BaseModel):
     indexed_vectors_count: int
     segments_count: int
     payload_indexes: list[str]
+    sparse_vectors: list[str]
 
 
 class CountResponse(BaseModel):
@@ -174,9 +176,25 @@ class PointPayload(BaseModel):
     collection_id: str | None = None
 
 
+class SparseVectorIn(Strict):
+    """Term ids (hashed tokens, unsigned 32-bit) and their weights, as shared/sparse.py encodes them."""
+
+    indices: list[Annotated[StrictInt, Field(ge=0, le=2**32 - 1)]] = Field(max_length=MAX_DIMENSION)
+    values: list[Finite] = Field(max_length=MAX_DIMENSION)
+
+    @model_validator(mode="after")
+    def _pairs(self) -> SparseVectorIn:
+        if len(self.indices) != len(self.values):
+            raise ValueError("indices and values must have the same length")
+        if len(set(self.indices)) != len(self.indices):
+            raise ValueError("indices must not repeat")
+        return self
+
+
 class PointIn(Strict):
     id: PointId
     vector: list[Finite] = Field(min_length=1, max_length=MAX_DIMENSION)
+    sparse_vector: SparseVectorIn | None = None  # only for a collection with a sparse index
     payload: PointPayload
 
 

@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 
+from semantik.shared.sparse import SparseIndexConfig
+
 FORBIDDEN_NAME_CHARS = set('/\\*?<>|:"')
 ChunkingStrategy = Literal["fixed_size", "semantic", "recursive", "markdown", "hierarchical", "hybrid"]
 
@@ -180,6 +182,9 @@ class CollectionCreate(CollectionFields):
     chunk_overlap: int = Field(200, ge=0, le=1000)
     chunking_strategy: ChunkingStrategy = "recursive"
     chunking_config: dict[str, Any] | None = None
+    # A BM25 sparse index beside the dense vectors, for sparse and hybrid search: on unless asked off
+    # (null or enabled false); its cost and what it buys are measured in bench/quality.py.
+    sparse_index_config: SparseIndexConfig | None = Field(default_factory=SparseIndexConfig)
 
     _name = field_validator("name")(_check_name)
 
@@ -208,6 +213,7 @@ class CollectionOut(Out):
     chunk_overlap: int
     chunking_strategy: str
     chunking_config: dict[str, Any] | None
+    sparse_index_config: dict[str, Any] | None = None
     is_public: bool
     metadata: dict[str, Any] | None = Field(None, validation_alias=AliasChoices("meta", "metadata"))
     created_at: datetime

@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from semantik.shared import sparse
 from semantik.shared.config import Settings
 from semantik.shared.db import session_scope
 from semantik.shared.models import Collection, CollectionSource, DocumentStatus
@@ -57,6 +58,7 @@ def target_for(settings: Settings, collection: Collection, vector_store_name: st
         max_chunks=settings.max_chunks_per_document,
         max_pdf_pages=settings.max_pdf_pages,
         parse_timeout=settings.parse_timeout_seconds,
+        bm25=sparse.parameters(collection.sparse_index_config),
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from semantik.shared import sparse
 from semantik.shared.config import Settings
 from semantik.shared.db import session_scope
 from semantik.shared.errors import EntityNotFoundError, ServiceUnavailableError
@@ -57,8 +58,9 @@ def _sources(session: Session, claim: Claim) -> list[CollectionSource]:
 
 def index(claim: Claim, settings: Settings, vectors) -> None:
     with session_scope() as session:
-        name = _collection(session, claim).vector_store_name
-    vectors.create_collection(name)
+        collection = _collection(session, claim)
+        name, sparse_index = collection.vector_store_name, sparse.enabled(collection.sparse_index_config)
+    vectors.create_collection(name, sparse_index=sparse_index)
 
     def ready(session: Session, collection: Collection) -> None:
         collection.qdrant_collections = {"names": [name]}

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from semantik.shared import sparse
 from semantik.shared.models import DocumentStatus
 from semantik.worker import chunking, ids, parsing
 from semantik.worker.scanning import FoundFile, RefusedRead, read_file
@@ -38,6 +39,7 @@ class Target:
     max_chunks: int  # MAX_CHUNKS_PER_DOCUMENT
     max_pdf_pages: int  # MAX_PDF_PAGES
     parse_timeout: float  # PARSE_TIMEOUT_SECONDS
+    bm25: tuple[float, float] | None = None  # (k1, b) when the collection has a sparse index
 
 
 @dataclass(frozen=True)
@@ -155,15 +157,18 @@ def write_vectors(target: Target, outcomes: list[Outcome], vectors: VectorWriter
     pending.sort(key=lambda item: len(item[1].text), reverse=True)
     times.chunks += len(pending)
     for window in _windows(pending, min(target.embed_batch, UPSERT_LIMIT)):
-        embeddings = _timed(
-            times, "embed", vectors.embed, [chunk.text for _, chunk in window], mode="document"
-        )
+        texts = [chunk.text for _, chunk in window]
+        embeddings = _timed(times, "embed", vectors.embed, texts, mode="document")
         points = []
         for (outcome, chunk), vector in zip(window, embeddings, strict=True):
             point_id = ids.chunk_id(target.collection_id, outcome.doc_id, chunk.index)
             points.append(
                 {"id": point_id, "vector": vector, "payload": _payload(target, outcome, chunk, point_id)}
             )
+        if target.bm25 is not None:  # beside the dense vector, in the same point (the same id)
+            encoded = _timed(times, "embed", sparse.encode_documents, texts, *target.bm25)
+            for point, sparse_vector in zip(points, encoded, strict=True):
+                point["sparse_vector"] = sparse_vector
         _timed(times, "store", vectors.upsert, target.vector_store_name, points, wait=True)
 
 

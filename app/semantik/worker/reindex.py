@@ -13,11 +13,12 @@ from dataclasses import replace
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from semantik.shared import sparse
 from semantik.shared.config import Settings
 from semantik.shared.db import session_scope
 from semantik.shared.errors import EntityNotFoundError
 from semantik.shared.models import Collection, CollectionSource, Document
-from semantik.shared.services.collections import chunking_settings
+from semantik.shared.services.collections import chunking_settings, sparse_settings
 from semantik.worker import endings, lifecycle, records
 from semantik.worker.ingest import SourceRef, Staged, ingest_sources, target_for
 from semantik.worker.lifecycle import Claim
@@ -50,16 +51,22 @@ def reindex(claim: Claim, settings: Settings, vectors) -> None:
         if collection is None:
             raise EntityNotFoundError("Collection", claim.collection_id)
         size, overlap = chunking_settings(collection, claim.config)
+        sparse_config = sparse_settings(collection, claim.config)
         name = staging_name(collection, claim)
         collection.qdrant_staging = {"name": name, "operation_id": claim.uuid}
-        target = replace(target_for(settings, collection, name), chunk_size=size, chunk_overlap=overlap)
+        target = replace(
+            target_for(settings, collection, name),
+            chunk_size=size,
+            chunk_overlap=overlap,
+            bm25=sparse.parameters(sparse_config),
+        )
         sources = [
             SourceRef.of(source)
             for source in session.scalars(
                 select(CollectionSource).where(CollectionSource.collection_id == collection.id)
             )
         ]
-    vectors.create_collection(name)
+    vectors.create_collection(name, sparse_index=sparse.enabled(sparse_config))
     staged = Staged()
     ingest_sources(claim, settings, vectors, target, sources, staged=staged)
     retired: list[str] = []
@@ -68,6 +75,7 @@ def reindex(claim: Claim, settings: Settings, vectors) -> None:
         retired.append(collection.vector_store_name)
         collection.vector_store_name, collection.qdrant_staging = name, None
         collection.chunk_size, collection.chunk_overlap = size, overlap
+        collection.sparse_index_config = sparse_config
         collection.qdrant_collections = {"names": [name, *retired]}
         _record_all(session, collection, staged)
 

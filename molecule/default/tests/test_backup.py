@@ -71,7 +71,7 @@ def playbook(*args: str) -> tuple[float, str]:
 
 
 def state(host, client) -> dict:
-    """Row counts, vector counts, and the top 5 of each query through the public API."""
+    """Row counts, vector counts, and the top 5 of each query, dense and hybrid, through the public API."""
     counts = ", ".join(f"(SELECT count(*) FROM {table})" for table in TABLES)
     with host.sudo("postgres"):
         rows = host.check_output(f'psql -XAt -d semantik -c "SELECT {counts}"').split("|")
@@ -84,10 +84,12 @@ def state(host, client) -> dict:
     )
     top = {}
     for query in QUERIES:
-        answer = client.call(
-            "POST", "/api/v2/search/single", {"collection_id": collection["id"], "query": query, "k": 5}
-        )
-        top[query] = [(r["document_id"], r["chunk_id"], round(r["score"], 4)) for r in answer["results"]]
+        for mode in ("dense", "hybrid"):  # hybrid: the sparse index comes back with the vectors
+            body = {"collection_id": collection["id"], "query": query, "k": 5, "search_mode": mode}
+            answer = client.call("POST", "/api/v2/search/single", body)
+            top[f"{mode}: {query}"] = [
+                (r["document_id"], r["chunk_id"], round(r["score"], 4)) for r in answer["results"]
+            ]
     return {"rows": dict(zip(TABLES, map(int, rows), strict=True)), "vectors": vectors, "top": top}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from semantik.shared.errors import ServiceUnavailableError
+from semantik.shared.errors import ServiceUnavailableError, ValidationError
 from semantik.shared.models import Collection, CollectionStatus, User
 from semantik.shared.services import search as service
 from semantik.shared.services.search import SearchRequest, search
@@ -107,3 +107,44 @@ def test_an_unexpected_error_is_not_swallowed(collections: dict[str, Collection]
     vecpipe = _Vecpipe({"col_a": KeyError("bug"), "col_b": [("b1", 0.5)]})
     with pytest.raises(KeyError, match="bug"):
         search(None, vecpipe, USER, names, SearchRequest(query="q"))
+
+
+SPARSE = {"enabled": True, "plugin_id": "bm25-local", "model_config_data": {"k1": 1.2, "b": 0.75}}
+
+
+def test_the_mode_is_one_per_request_and_never_silently_changed(collections: dict[str, Collection]) -> None:
+    collections["a"].sparse_index_config = collections["b"].sparse_index_config = SPARSE
+    a, b, c = collections["a"], collections["b"], collections["c"]
+    assert service.resolve_mode(None, [a, b]) == ("hybrid", [])
+    assert service.resolve_mode("dense", [a, c]) == ("dense", [])
+    assert service.resolve_mode("sparse", [a, b]) == ("sparse", [])
+    mode, warnings = service.resolve_mode(None, [a, c])
+    assert mode == "dense" and warnings == [
+        "search_mode defaults to 'hybrid', but collection 'c' has no sparse index: searched 'dense' "
+        "(a reindex with sparse_index_config enabled adds one)"
+    ]
+    with pytest.raises(
+        ValidationError, match="search_mode 'hybrid' needs a sparse index, which collection 'c'"
+    ):
+        service.resolve_mode("hybrid", [a, b, c])
+
+
+def test_the_mode_and_rrf_k_reach_vecpipe_and_its_warnings_come_back(
+    collections: dict[str, Collection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a", "b"):
+        collections[name].sparse_index_config = SPARSE
+    sent: list[dict[str, Any]] = []
+
+    class Recording(_Vecpipe):
+        def search(self, collection: str, query: str, k: int, **options: Any) -> dict[str, Any]:
+            sent.append(options)
+            return {**super().search(collection, query, k), "warnings": ["same note", f"about {collection}"]}
+
+    vecpipe = Recording({"col_a": [("a1", 0.9)], "col_b": [("b1", 0.8)]})
+    outcome = search(None, vecpipe, USER, ["a", "b"], SearchRequest(query="q", search_mode="hybrid", rrf_k=5))
+    assert outcome.search_mode_used == "hybrid"
+    assert [(options["search_mode"], options["rrf_k"]) for options in sent] == [("hybrid", 5)] * 2
+    assert outcome.warnings == ["same note", "about col_a", "about col_b"]
+    search(None, vecpipe, USER, ["a"], SearchRequest(query="q"))
+    assert sent[-1]["search_mode"] == "hybrid" and "rrf_k" not in sent[-1]

@@ -15,6 +15,7 @@ from semantik.vecpipe.store.base import (
     CollectionNotFoundError,
     StoredPoint,
     StoreUnavailableError,
+    VectorQuery,
     VectorStoreError,
 )
 from semantik.vecpipe.store.edge import EdgeStore
@@ -66,7 +67,7 @@ def test_filters_match_values_and_lists(store: EdgeStore) -> None:
     assert store.count("col", {"doc_id": "d1"}) == 4
     assert store.count("col", {"doc_id": ["d1", "d2"]}) == 8
     assert store.count("col", {"chunk_id": "3"}) == 1
-    hits = store.search("col", [1.0, 1.0, 0.0, 0.5], 50, {"doc_id": ["d3"]})
+    hits = store.search("col", VectorQuery([1.0, 1.0, 0.0, 0.5]), 50, {"doc_id": ["d3"]})
     assert {hit.payload["doc_id"] for hit in hits} == {"d3"} and len(hits) == 4
 
 
@@ -77,9 +78,10 @@ def test_nested_metadata_and_boolean_filters(store: EdgeStore) -> None:
         {"doc_id": "b", "metadata": {"lang": "de", "draft": False}},
     ]
     store.upsert("col", [StoredPoint(i, [1.0, float(i)], p) for i, p in enumerate(payloads)])
-    assert [hit.payload["doc_id"] for hit in store.search("col", [1.0, 0.0], 5, {"metadata.lang": "de"})] == [
-        "b"
-    ]
+    assert [
+        hit.payload["doc_id"]
+        for hit in store.search("col", VectorQuery([1.0, 0.0]), 5, {"metadata.lang": "de"})
+    ] == ["b"]
     assert store.count("col", {"metadata.lang": ["en", "de"]}) == 2
 
 
@@ -94,7 +96,7 @@ def test_uuid_ids_come_back_as_strings(store: EdgeStore) -> None:
     store.create_collection("col", 2)
     point_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
     store.upsert("col", [StoredPoint(point_id, [1.0, 0.0], {"doc_id": "d", "chunk_id": "c"})])
-    assert store.search("col", [1.0, 0.0], 1)[0].id == point_id
+    assert store.search("col", VectorQuery([1.0, 0.0]), 1)[0].id == point_id
 
 
 class CountingShard:
@@ -129,7 +131,7 @@ def test_the_index_is_built_once_enough_points_are_unindexed(tmp_path: Path) -> 
 def test_unknown_collections_raise_not_found(store: EdgeStore) -> None:
     for call in (
         lambda: store.count("nope"),
-        lambda: store.search("nope", [1.0], 1),
+        lambda: store.search("nope", VectorQuery([1.0]), 1),
         lambda: store.upsert("nope", _points(0, 1)),
         lambda: store.delete_collection("nope"),
         lambda: store.create_snapshot("nope"),
@@ -216,7 +218,9 @@ def test_a_restore_waits_for_the_search_in_flight(store: EdgeStore) -> None:
     slow = SlowShard(store._collections["col"].shard)
     store._collections["col"].shard = slow
     found: list[int] = []
-    search = threading.Thread(target=lambda: found.append(len(store.search("col", [1.0, 1.0, 1.0, 1.0], 3))))
+    search = threading.Thread(
+        target=lambda: found.append(len(store.search("col", VectorQuery([1.0, 1.0, 1.0, 1.0]), 3)))
+    )
     restore = threading.Thread(target=store.restore_snapshot, args=("col", snapshot))
     search.start()
     assert slow.in_query.wait(10)
@@ -239,7 +243,7 @@ def test_searches_and_upserts_run_beside_snapshots_and_restores(store: EdgeStore
     def keep_searching() -> None:
         while not stop.is_set():
             try:
-                assert len(store.search("col", [1.0, 1.0, 1.0, 0.5], 5)) == 5
+                assert len(store.search("col", VectorQuery([1.0, 1.0, 1.0, 0.5]), 5)) == 5
             except BaseException as error:  # any failure in a thread must reach the test
                 errors.append(error)
                 return

@@ -20,8 +20,10 @@ from semantik.vecpipe.store.base import (
     CollectionNotFoundError,
     DimensionMismatchError,
     SnapshotNotFoundError,
+    SparseVector,
     StoredPoint,
     StoreUnavailableError,
+    VectorQuery,
     VectorStoreError,
 )
 from semantik.vecpipe.store.server import ServerStore, build_filter
@@ -83,7 +85,9 @@ def test_create_builds_a_cosine_collection_with_payload_indexes(
     qdrant.collection_exists.return_value = False
     assert store.create_collection("col", 384) is True
     qdrant.create_collection.assert_called_once_with(
-        "col", vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE)
+        "col",
+        vectors_config=models.VectorParams(size=384, distance=models.Distance.COSINE),
+        sparse_vectors_config=None,
     )
     indexed = [call.args[1] for call in qdrant.create_payload_index.call_args_list]
     assert indexed == ["doc_id", "chunk_id", "collection_id"]
@@ -121,7 +125,7 @@ def test_wrong_dimensions_never_reach_the_server(store: ServerStore, qdrant: Mag
     with pytest.raises(DimensionMismatchError, match="dimension 3 but collection 'col' has dimension 4"):
         store.upsert("col", [StoredPoint(1, [0.1] * 3, {})])
     with pytest.raises(DimensionMismatchError):
-        store.search("col", [0.1] * 5, 3)
+        store.search("col", VectorQuery([0.1] * 5), 3)
     qdrant.upsert.assert_not_called()
     qdrant.query_points.assert_not_called()
 
@@ -130,7 +134,7 @@ def test_search_builds_the_query_and_maps_hits(store: ServerStore, qdrant: Magic
     qdrant.query_points.return_value = rest.QueryResponse(
         points=[models.ScoredPoint(id=3, version=1, score=0.9, payload={"doc_id": "d"})]
     )
-    hits = store.search("col", [0.1] * 4, 5, {"doc_id": ["a", "b"], "lang": "en"}, 0.25)
+    hits = store.search("col", VectorQuery([0.1] * 4), 5, {"doc_id": ["a", "b"], "lang": "en"}, 0.25)
     call = qdrant.query_points.call_args
     assert call.args == ("col",)
     assert call.kwargs == {
@@ -274,10 +278,51 @@ def test_open_store_passes_the_scheme_to_the_client(tmp_path) -> None:
 
 def test_the_dimension_is_read_once_and_forgotten_on_delete(store: ServerStore, qdrant: MagicMock) -> None:
     qdrant.query_points.return_value = rest.QueryResponse(points=[])
-    store.search("col", [0.0] * 4, 1)
-    store.search("col", [0.0] * 4, 1)
+    store.search("col", VectorQuery([0.0] * 4), 1)
+    store.search("col", VectorQuery([0.0] * 4), 1)
     assert qdrant.get_collection.call_count == 1
     qdrant.collection_exists.return_value = True
     store.delete_collection("col")
-    store.search("col", [0.0] * 4, 1)
+    store.search("col", VectorQuery([0.0] * 4), 1)
     assert qdrant.get_collection.call_count == 2
+
+
+def test_hybrid_builds_two_prefetches_fused_by_rrf_with_the_requests_k(
+    store: ServerStore, qdrant: MagicMock
+) -> None:
+    info = _collection().model_copy(deep=True)
+    info.config.params.sparse_vectors = {"bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)}
+    qdrant.get_collection.return_value = info
+    qdrant.query_points.return_value = rest.QueryResponse(
+        points=[models.ScoredPoint(id=3, version=1, score=2 / 30, payload={"doc_id": "d"})]
+    )
+    words = SparseVector([7, 9], [1.0, 1.0])
+    hits = store.search("col", VectorQuery([0.1] * 4, words, rrf_k=30), 5, {"doc_id": "d"}, 0.5)
+    condition = build_filter({"doc_id": "d"})
+    assert qdrant.query_points.call_args.kwargs == {
+        "prefetch": [
+            models.Prefetch(query=[0.1] * 4, limit=50, filter=condition),
+            models.Prefetch(
+                query=models.SparseVector(indices=[7, 9], values=[1.0, 1.0]),
+                using="bm25",
+                limit=50,
+                filter=condition,
+            ),
+        ],
+        "query": models.RrfQuery(rrf=models.Rrf(k=30)),
+        "limit": 5,
+        "query_filter": condition,
+        "score_threshold": None,  # applied to the scaled scores instead
+        "with_payload": True,
+    }
+    assert [(hit.id, hit.score) for hit in hits] == [(3, pytest.approx(1.0))]
+    store.search("col", VectorQuery(sparse=words), 2)
+    assert qdrant.query_points.call_args.kwargs["using"] == "bm25"
+
+
+def test_a_sparse_index_is_created_with_the_idf_modifier(store: ServerStore, qdrant: MagicMock) -> None:
+    qdrant.collection_exists.return_value = False
+    store.create_collection("col", 4, sparse=True)
+    assert qdrant.create_collection.call_args.kwargs["sparse_vectors_config"] == {
+        "bm25": models.SparseVectorParams(modifier=models.Modifier.IDF)
+    }

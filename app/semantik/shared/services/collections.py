@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from semantik.shared import queue
+from semantik.shared import queue, sparse
 from semantik.shared.errors import (
     AccessDeniedError,
     EntityAlreadyExistsError,
@@ -204,9 +204,18 @@ def chunking_settings(collection: Collection, overrides: dict) -> tuple[int, int
     return chosen["chunk_size"], chosen["chunk_overlap"]
 
 
+def sparse_settings(collection: Collection, overrides: dict) -> dict[str, Any] | None:
+    """The new build's sparse index: the override's when given (null or disabled: none), else the
+    collection's. A reindex is how an existing collection gains (or drops) its sparse index."""
+    if "sparse_index_config" in overrides:
+        return sparse.parse(overrides["sparse_index_config"])
+    return collection.sparse_index_config
+
+
 def reindex(session: Session, user: User, collection_id: str, overrides: dict[str, Any]) -> Operation:
     collection = get_owned(session, user, collection_id, lock=True)
     chunking_settings(collection, overrides)
+    sparse_settings(collection, overrides)
     _require_idle(session, collection, (CollectionStatus.READY,))
     collection.status = CollectionStatus.PROCESSING
     return operations.start(session, collection, user, OperationType.REINDEX, overrides)

@@ -1,4 +1,8 @@
-"""Search across collections: each searched in parallel through vecpipe, merged by score."""
+"""Search across collections: each searched in parallel through vecpipe, merged by score.
+
+One search mode per request, so merged scores compare like with like: dense (cosine), sparse (BM25)
+or hybrid (RRF scaled to 0..1). A mode a collection cannot serve is refused (400), never swapped.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from semantik.shared.errors import SemantikError, ServiceUnavailableError
+from semantik.shared import sparse
+from semantik.shared.errors import SemantikError, ServiceUnavailableError, ValidationError
 from semantik.shared.models import Collection, CollectionStatus, User
 from semantik.shared.services import collections
 from semantik.shared.vecpipe_client import VecpipeClient
 
 SEARCHABLE = (CollectionStatus.READY, CollectionStatus.PROCESSING)
+# Chosen from bench/quality.py's figures on the PostgreSQL manual (README, "Search quality").
+DEFAULT_SEARCH_MODE = "hybrid"
 POOL_THREADS = 40  # shared by the multi-collection searches of this process
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -30,6 +37,8 @@ class SearchRequest:
     metadata_filter: dict[str, Any] | None = None
     include_content: bool = True
     use_reranker: bool = False
+    search_mode: str | None = None  # None: DEFAULT_SEARCH_MODE where every collection can serve it
+    rrf_k: int | None = None  # None: vecpipe's default (60)
 
 
 @dataclass
@@ -39,11 +48,36 @@ class SearchOutcome:
     failed: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     search_time_ms: float = 0.0
+    search_mode_used: str = "dense"
 
 
-def _one(client: VecpipeClient, collection: Collection, request: SearchRequest) -> list[dict[str, Any]]:
+def resolve_mode(requested: str | None, targets: list[Collection]) -> tuple[str, list[str]]:
+    """(mode, warnings): the mode asked for, refused when a collection has no sparse index for it;
+    or, when none was asked for, the default where every collection can serve it, else dense, said."""
+    lacking = [target.name for target in targets if not sparse.enabled(target.sparse_index_config)]
+    names = ", ".join(f"'{name}'" for name in lacking)
+    if requested is None:
+        if not lacking or DEFAULT_SEARCH_MODE == "dense":
+            return DEFAULT_SEARCH_MODE, []
+        return "dense", [
+            f"search_mode defaults to '{DEFAULT_SEARCH_MODE}', but collection {names} has no sparse index: "
+            "searched 'dense' (a reindex with sparse_index_config enabled adds one)"
+        ]
+    if requested != "dense" and lacking:
+        raise ValidationError(
+            f"search_mode '{requested}' needs a sparse index, which collection {names} does not have; "
+            "search with search_mode 'dense', or reindex with sparse_index_config enabled"
+        )
+    return requested, []
+
+
+def _one(
+    client: VecpipeClient, collection: Collection, request: SearchRequest, mode: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The collection's hits and vecpipe's warnings about them."""
     if collection.status not in SEARCHABLE:
         raise SemantikError(f"Collection is {collection.status.value}, not ready for search")
+    options = {} if request.rrf_k is None else {"rrf_k": request.rrf_k}
     answer = client.search(
         collection.vector_store_name,
         request.query,
@@ -52,8 +86,10 @@ def _one(client: VecpipeClient, collection: Collection, request: SearchRequest) 
         search_type=request.search_type,
         score_threshold=request.score_threshold,
         filters=request.metadata_filter,
+        search_mode=mode,
+        **options,
     )
-    return [_result(hit, collection) for hit in answer.get("results", [])]
+    return [_result(hit, collection) for hit in answer.get("results", [])], answer.get("warnings") or []
 
 
 def _result(hit: dict[str, Any], collection: Collection) -> dict[str, Any]:
@@ -76,10 +112,12 @@ def _result(hit: dict[str, Any], collection: Collection) -> dict[str, Any]:
     }
 
 
-def _attempt(client: VecpipeClient, collection: Collection, request: SearchRequest) -> list | Exception:
-    """The hits of one collection, or the error it failed with (settled by the caller, in order)."""
+def _attempt(
+    client: VecpipeClient, collection: Collection, request: SearchRequest, mode: str
+) -> tuple | Exception:
+    """The hits and warnings of one collection, or the error it failed with (settled by the caller)."""
     try:
-        return _one(client, collection, request)
+        return _one(client, collection, request, mode)
     except Exception as error:
         return error
 
@@ -94,11 +132,11 @@ def _shared_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _search_all(client: VecpipeClient, targets: list[Collection], request: SearchRequest) -> list:
+def _search_all(client: VecpipeClient, targets: list[Collection], request: SearchRequest, mode: str) -> list:
     """One answer per target, in order: a single target in the calling thread, several in parallel."""
     if len(targets) == 1:
-        return [_attempt(client, targets[0], request)]
-    return list(_shared_pool().map(lambda target: _attempt(client, target, request), targets))
+        return [_attempt(client, targets[0], request, mode)]
+    return list(_shared_pool().map(lambda target: _attempt(client, target, request, mode), targets))
 
 
 def search(
@@ -106,27 +144,30 @@ def search(
 ) -> SearchOutcome:
     """Results from every readable collection; raises 503 when vecpipe itself is unreachable."""
     targets = [collections.get_readable(session, user, cid) for cid in dict.fromkeys(collection_ids)]
-    outcome = SearchOutcome()
+    mode, notes = resolve_mode(request.search_mode, targets)
+    outcome = SearchOutcome(warnings=notes, search_mode_used=mode)
     if request.use_reranker:
         outcome.warnings.append(
             "Reranking was requested but no reranker is configured; results are not reranked"
         )
     started = time.perf_counter()
     unavailable = []
-    for target, hits in zip(targets, _search_all(client, targets, request), strict=True):
-        if isinstance(hits, SemantikError):
-            unavailable += [hits] if isinstance(hits, ServiceUnavailableError) else []
+    for target, answer in zip(targets, _search_all(client, targets, request, mode), strict=True):
+        if isinstance(answer, SemantikError):
+            unavailable += [answer] if isinstance(answer, ServiceUnavailableError) else []
             outcome.failed.append(
                 {
                     "collection_id": target.id,
                     "collection_name": target.name,
-                    "error": hits.__class__.__name__,
-                    "error_message": str(hits),
+                    "error": answer.__class__.__name__,
+                    "error_message": str(answer),
                 }
             )
             continue
-        if isinstance(hits, Exception):
-            raise hits
+        if isinstance(answer, Exception):
+            raise answer
+        hits, warnings = answer
+        outcome.warnings += [warning for warning in warnings if warning not in outcome.warnings]
         outcome.results += hits
         outcome.searched.append({"id": target.id, "name": target.name, "result_count": len(hits)})
     outcome.search_time_ms = (time.perf_counter() - started) * 1000

@@ -35,12 +35,14 @@ class CollectionNotFoundError(EntityNotFoundError):
 
 
 class CollectionConflictError(EntityAlreadyExistsError):
-    """A create for an existing name with another dimension: idempotence cannot hold."""
+    """A create for an existing name with another layout: idempotence cannot hold."""
 
-    def __init__(self, name: str, existing: int, requested: int):
-        Exception.__init__(
-            self, f"collection '{name}' already exists with dimension {existing}, not {requested}"
-        )
+    def __init__(self, name: str, existing: tuple[int, bool], requested: tuple[int, bool]):
+        if existing[0] != requested[0]:
+            difference = f"dimension {existing[0]}, not {requested[0]}"
+        else:
+            difference = "a sparse index" if existing[1] else "no sparse index"
+        Exception.__init__(self, f"collection '{name}' already exists with {difference}")
 
 
 class DimensionMismatchError(ValidationError):
@@ -67,6 +69,36 @@ class VectorStoreError(SemantikError):
     status_code = 502
 
 
+class NoSparseIndexError(ValidationError):
+    def __init__(self, collection: str, needed_for: str):
+        super().__init__(
+            f"collection '{collection}' has no sparse index, which {needed_for} needs; "
+            "a reindex with sparse_index_config enabled builds one"
+        )
+
+
+HYBRID_CANDIDATES = 50  # each list's depth before fusion: RRF needs more than the k it returns
+
+
+def hybrid_candidates(limit: int) -> int:
+    return max(limit, HYBRID_CANDIDATES)
+
+
+def fused_hits(hits: list[Hit], rrf_k: int, score_threshold: float | None) -> list[Hit]:
+    """Reciprocal-rank-fusion scores scaled to [0, 1], then the threshold applied to them.
+
+    Qdrant's RRF gives a point ``1/(rrf_k + rank)`` per list it is in, counting ranks from 0 (the
+    paper counts from 1); the best a point can get is first in both lists, ``2/rrf_k``, which scales
+    to 1.0. So ``score_threshold`` keeps its meaning of "0 to 1, higher is closer" in hybrid mode, and
+    a merge across collections compares like with like (Semantik normalises fused scores too).
+    """
+    best = 2.0 / rrf_k
+    scaled = [Hit(hit.id, min(hit.score / best, 1.0), hit.payload) for hit in hits]
+    if score_threshold is None:
+        return scaled
+    return [hit for hit in scaled if hit.score >= score_threshold]
+
+
 def check_collection_name(name: str) -> str:
     if not COLLECTION_NAME.fullmatch(name):
         raise ValidationError(
@@ -83,10 +115,32 @@ def check_snapshot_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True)
 class StoredPoint:
     id: PointId
     vector: list[float]
     payload: dict[str, Any]
+    sparse: SparseVector | None = None  # the BM25 vector, for a collection with a sparse index
+
+
+@dataclass(frozen=True)
+class VectorQuery:
+    """What to search with: the dense vector, the sparse one, or both fused by RRF (hybrid)."""
+
+    dense: list[float] | None = None
+    sparse: SparseVector | None = None
+    rrf_k: int = 60
+
+    @property
+    def mode(self) -> str:
+        if self.dense is not None and self.sparse is not None:
+            return "hybrid"
+        return "dense" if self.dense is not None else "sparse"
 
 
 @dataclass(frozen=True)
@@ -105,6 +159,7 @@ class CollectionInfo:
     indexed_vectors_count: int
     segments_count: int
     payload_indexes: list[str] = field(default_factory=list)
+    sparse_vectors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -128,8 +183,10 @@ class VectorStore(ABC):
     def list_collections(self) -> list[str]: ...
 
     @abstractmethod
-    def create_collection(self, name: str, vector_size: int) -> bool:
-        """Create ``name`` unless it exists with this size; True when it was created now."""
+    def create_collection(self, name: str, vector_size: int, sparse: bool = False) -> bool:
+        """Create ``name`` unless it exists with this layout; True when it was created now.
+
+        ``sparse`` adds the BM25 sparse vector (``bm25``, IDF modifier) beside the dense one."""
 
     @abstractmethod
     def delete_collection(self, name: str) -> None: ...
@@ -154,11 +211,13 @@ class VectorStore(ABC):
     def search(
         self,
         name: str,
-        vector: list[float],
+        query: VectorQuery,
         limit: int,
         filters: Filters | None = None,
         score_threshold: float | None = None,
-    ) -> list[Hit]: ...
+    ) -> list[Hit]:
+        """Dense: cosine similarity; sparse: BM25 score; hybrid: both lists fused by RRF in the engine,
+        scaled by ``fused_hits``. The threshold applies to the score returned."""
 
     @abstractmethod
     def create_snapshot(self, name: str) -> SnapshotInfo: ...

@@ -1,6 +1,8 @@
 """Embedded backend: the Qdrant engine inside vecpipe through qdrant-edge-py, one shard per collection.
 
 Layout under QDRANT_PATH: ``collections/<name>/`` (one EdgeShard each) and ``snapshots/<name>/``.
+A shard holds the unnamed dense vector and, with a sparse index, the sparse vector ``bm25`` (IDF
+modifier) of the same point; a snapshot carries both.
 The engine locks each shard's WAL, so a second process opening the same store fails at start: an
 embedded store belongs to one vecpipe process. Inside the process, a readers-writer lock per
 collection keeps searches and upserts off a shard while a snapshot, restore or delete has it.
@@ -25,6 +27,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from semantik.shared.sparse import VECTOR_NAME
 from semantik.vecpipe.store import archive
 from semantik.vecpipe.store.base import (
     INDEXED_KEYWORDS,
@@ -34,13 +37,17 @@ from semantik.vecpipe.store.base import (
     DimensionMismatchError,
     Filters,
     Hit,
+    NoSparseIndexError,
     SnapshotInfo,
     SnapshotNotFoundError,
     StoredPoint,
     StoreUnavailableError,
+    VectorQuery,
     VectorStore,
     check_collection_name,
     check_snapshot_name,
+    fused_hits,
+    hybrid_candidates,
 )
 from semantik.vecpipe.store.shards import (
     Collection,
@@ -59,6 +66,39 @@ def _check_dimensions(name: str, expected: int, sizes: Iterable[int]) -> None:
     for size in sizes:
         if size != expected:
             raise DimensionMismatchError(name, expected, size)
+
+
+def _engine_point(collection: Collection, point: StoredPoint) -> qe.Point:
+    if point.sparse is None:
+        return qe.Point(id=point.id, vector=point.vector, payload=point.payload)
+    if not collection.sparse_vectors:
+        raise NoSparseIndexError(collection.name, "a point with a sparse vector")
+    vectors = {"": point.vector, VECTOR_NAME: qe.SparseVector(point.sparse.indices, point.sparse.values)}
+    return qe.Point(id=point.id, vector=vectors, payload=point.payload)
+
+
+def _engine_query(query: VectorQuery, limit: int, condition: qe.Filter | None, threshold: float | None):
+    """The engine's request for each mode; hybrid is Qdrant's prefetch of both lists fused by RRF."""
+    sparse = qe.SparseVector(query.sparse.indices, query.sparse.values) if query.sparse else None
+    if query.mode == "dense":
+        scoring, prefetches = qe.Query.Nearest(query.dense), None
+    elif query.mode == "sparse":
+        scoring, prefetches = qe.Query.Nearest(sparse, using=VECTOR_NAME), None
+    else:
+        candidates = hybrid_candidates(limit)
+        prefetches = [
+            qe.Prefetch(candidates, query=qe.Query.Nearest(query.dense), filter=condition),
+            qe.Prefetch(candidates, query=qe.Query.Nearest(sparse, using=VECTOR_NAME), filter=condition),
+        ]
+        scoring, threshold = qe.Fusion.Rrf(k=query.rrf_k), None  # the threshold applies once scaled
+    return qe.QueryRequest(
+        limit=limit,
+        query=scoring,
+        prefetches=prefetches,
+        filter=condition,
+        score_threshold=threshold,
+        with_payload=True,
+    )
 
 
 class EdgeStore(VectorStore):
@@ -106,14 +146,17 @@ class EdgeStore(VectorStore):
                 raise CollectionNotFoundError(name)
             yield collection
 
-    def create_collection(self, name: str, vector_size: int) -> bool:
+    def create_collection(self, name: str, vector_size: int, sparse: bool = False) -> bool:
         check_collection_name(name)
         with self._registry:
             existing = self._collections.get(name)
             if existing is None:
                 path = self._shards_dir / name
                 config = qe.EdgeConfig(
-                    vectors=qe.EdgeVectorParams(size=vector_size, distance=qe.Distance.Cosine)
+                    vectors=qe.EdgeVectorParams(size=vector_size, distance=qe.Distance.Cosine),
+                    sparse_vectors=(
+                        {VECTOR_NAME: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)} if sparse else None
+                    ),
                 )
                 with engine_errors(f"create collection '{name}'"):
                     shard = qe.EdgeShard.create(str(path), config)
@@ -121,8 +164,9 @@ class EdgeStore(VectorStore):
                         shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
                 self._collections[name] = Collection(name, path, shard)
                 return True
-        if existing.vector_size != vector_size:
-            raise CollectionConflictError(name, existing.vector_size, vector_size)
+        layout = (existing.vector_size, bool(existing.sparse_vectors))
+        if layout != (vector_size, sparse):
+            raise CollectionConflictError(name, layout, (vector_size, sparse))
         return False
 
     def delete_collection(self, name: str) -> None:
@@ -147,6 +191,7 @@ class EdgeStore(VectorStore):
                 indexed_vectors_count=info.indexed_vectors_count,
                 segments_count=info.segments_count,
                 payload_indexes=sorted(info.payload_schema),
+                sparse_vectors=collection.sparse_vectors,
             )
 
     def count(self, name: str, filters: Filters | None = None) -> int:
@@ -156,7 +201,7 @@ class EdgeStore(VectorStore):
     def upsert(self, name: str, points: list[StoredPoint], wait: bool = True) -> int:
         with self._reading(name) as collection:
             _check_dimensions(name, collection.vector_size, (len(point.vector) for point in points))
-            batch = [qe.Point(id=point.id, vector=point.vector, payload=point.payload) for point in points]
+            batch = [_engine_point(collection, point) for point in points]
             with collection.writes, engine_errors("upsert"):
                 collection.shard.update(qe.UpdateOperation.upsert_points(batch))
                 if wait:  # applied either way; wait=true also makes it durable before answering
@@ -197,23 +242,21 @@ class EdgeStore(VectorStore):
     def search(
         self,
         name: str,
-        vector: list[float],
+        query: VectorQuery,
         limit: int,
         filters: Filters | None = None,
         score_threshold: float | None = None,
     ) -> list[Hit]:
-        request = qe.QueryRequest(
-            limit=limit,
-            query=qe.Query.Nearest(vector),
-            filter=engine_filter(filters),
-            score_threshold=score_threshold,
-            with_payload=True,
-        )
+        request = _engine_query(query, limit, engine_filter(filters), score_threshold)
         with self._reading(name) as collection:
-            _check_dimensions(name, collection.vector_size, [len(vector)])
+            if query.dense is not None:
+                _check_dimensions(name, collection.vector_size, [len(query.dense)])
+            if query.sparse is not None and not collection.sparse_vectors:
+                raise NoSparseIndexError(name, f"search_mode '{query.mode}'")
             with engine_errors("search"):
                 found = collection.shard.query(request)
-        return [Hit(id=plain_id(point.id), score=point.score, payload=point.payload or {}) for point in found]
+        hits = [Hit(id=plain_id(point.id), score=point.score, payload=point.payload or {}) for point in found]
+        return fused_hits(hits, query.rrf_k, score_threshold) if query.mode == "hybrid" else hits
 
     def create_snapshot(self, name: str) -> SnapshotInfo:
         collection = self._get(name)

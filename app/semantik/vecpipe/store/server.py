@@ -1,7 +1,9 @@
 """Server backend: a Qdrant server through qdrant-client (QDRANT_HOST/PORT/API_KEY/HTTPS).
 
 The server orders concurrent requests and builds its indexes itself, so this class holds no locks;
-it only remembers each collection's dimension (vecpipe is the only writer of the server's collections).
+it only remembers each collection's dimension and sparse vectors (vecpipe is the only writer of the
+server's collections). A sparse index is the sparse vector ``bm25`` with Qdrant's IDF modifier beside
+the unnamed dense one; hybrid search is the server's prefetch of both, fused by RRF.
 Its failures are mapped onto the store errors: unreachable -> 503, 404 -> unknown collection,
 other server refusals -> 502 with the server's words.
 """
@@ -16,6 +18,7 @@ import httpx
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from semantik.shared.sparse import VECTOR_NAME
 from semantik.vecpipe.store.base import (
     INDEXED_KEYWORDS,
     CollectionConflictError,
@@ -24,14 +27,19 @@ from semantik.vecpipe.store.base import (
     DimensionMismatchError,
     Filters,
     Hit,
+    NoSparseIndexError,
     SnapshotInfo,
     SnapshotNotFoundError,
+    SparseVector,
     StoredPoint,
     StoreUnavailableError,
+    VectorQuery,
     VectorStore,
     VectorStoreError,
     check_collection_name,
     check_snapshot_name,
+    fused_hits,
+    hybrid_candidates,
 )
 
 TIMEOUT_SECONDS = 30
@@ -47,6 +55,44 @@ def build_filter(filters: Filters | None) -> models.Filter | None:
     return models.Filter(must=conditions)
 
 
+def dense_params(info: models.CollectionInfo) -> models.VectorParams:
+    vectors = info.config.params.vectors
+    return vectors if isinstance(vectors, models.VectorParams) else vectors[""]
+
+
+def sparse_names(info: models.CollectionInfo) -> list[str]:
+    return sorted(info.config.params.sparse_vectors or {})
+
+
+def sparse_vector(vector: SparseVector | None) -> models.SparseVector | None:
+    return models.SparseVector(indices=vector.indices, values=vector.values) if vector else None
+
+
+def point_struct(point: StoredPoint) -> models.PointStruct:
+    if point.sparse is None:
+        return models.PointStruct(id=point.id, vector=point.vector, payload=point.payload)
+    vectors = {"": point.vector, VECTOR_NAME: sparse_vector(point.sparse)}
+    return models.PointStruct(id=point.id, vector=vectors, payload=point.payload)
+
+
+def query_arguments(query: VectorQuery, limit: int, condition: models.Filter | None) -> dict:
+    """query_points' arguments for each mode; hybrid is a prefetch of both lists fused by RRF with
+    the request's k (a parameterised RRF needs Qdrant server 1.16 or newer)."""
+    sparse = sparse_vector(query.sparse)
+    if query.mode == "dense":
+        return {"query": query.dense}
+    if query.mode == "sparse":
+        return {"query": sparse, "using": VECTOR_NAME}
+    candidates = hybrid_candidates(limit)
+    return {
+        "prefetch": [
+            models.Prefetch(query=query.dense, limit=candidates, filter=condition),
+            models.Prefetch(query=sparse, using=VECTOR_NAME, limit=candidates, filter=condition),
+        ],
+        "query": models.RrfQuery(rrf=models.Rrf(k=query.rrf_k)),
+    }
+
+
 class ServerStore(VectorStore):
     backend = "server"
 
@@ -59,7 +105,7 @@ class ServerStore(VectorStore):
         https: bool = False,
     ):
         self.host, self.port, self.https, self._api_key = host, port, https, api_key
-        self._sizes: dict[str, int] = {}
+        self._layouts: dict[str, tuple[int, list[str]]] = {}
         self._client = client or QdrantClient(
             host=host,
             port=port,
@@ -105,25 +151,29 @@ class ServerStore(VectorStore):
         with self._errors("list collections"):
             return sorted(item.name for item in self._client.get_collections().collections)
 
-    def _vector_size(self, name: str) -> int:
-        if name not in self._sizes:
+    def _layout(self, name: str) -> tuple[int, list[str]]:
+        """The dense size and sparse vector names, remembered (vecpipe is the only writer)."""
+        if name not in self._layouts:
             with self._errors("read the collection", name):
-                vectors = self._client.get_collection(name).config.params.vectors
-            self._sizes[name] = vectors.size if isinstance(vectors, models.VectorParams) else vectors[""].size
-        return self._sizes[name]
+                info = self._client.get_collection(name)
+            self._layouts[name] = (dense_params(info).size, sparse_names(info))
+        return self._layouts[name]
 
-    def create_collection(self, name: str, vector_size: int) -> bool:
+    def create_collection(self, name: str, vector_size: int, sparse: bool = False) -> bool:
         check_collection_name(name)
         with self._errors("check the collection"):
             exists = self._client.collection_exists(name)
         if exists:
-            existing = self._vector_size(name)
-            if existing != vector_size:
-                raise CollectionConflictError(name, existing, vector_size)
+            size, sparse_vectors = self._layout(name)
+            if (size, bool(sparse_vectors)) != (vector_size, sparse):
+                raise CollectionConflictError(name, (size, bool(sparse_vectors)), (vector_size, sparse))
             return False
+        idf = models.SparseVectorParams(modifier=models.Modifier.IDF)
         with self._errors("create the collection"):
             self._client.create_collection(
-                name, vectors_config=models.VectorParams(size=vector_size, distance=models.Distance.COSINE)
+                name,
+                vectors_config=models.VectorParams(size=vector_size, distance=models.Distance.COSINE),
+                sparse_vectors_config={VECTOR_NAME: idf} if sparse else None,
             )
             for key in INDEXED_KEYWORDS:
                 self._client.create_payload_index(name, key, models.PayloadSchemaType.KEYWORD, wait=True)
@@ -135,7 +185,7 @@ class ServerStore(VectorStore):
             exists = self._client.collection_exists(name)
         if not exists:
             raise CollectionNotFoundError(name)
-        self._sizes.pop(name, None)
+        self._layouts.pop(name, None)
         with self._errors("delete the collection", name):
             self._client.delete_collection(name)
 
@@ -144,8 +194,7 @@ class ServerStore(VectorStore):
         with self._errors("read the collection", name):
             info = self._client.get_collection(name)
             exact = self._client.count(name, exact=True).count
-        vectors = info.config.params.vectors
-        params = vectors if isinstance(vectors, models.VectorParams) else vectors[""]
+        params = dense_params(info)
         return CollectionInfo(
             name=name,
             vector_size=params.size,
@@ -154,6 +203,7 @@ class ServerStore(VectorStore):
             indexed_vectors_count=info.indexed_vectors_count or 0,
             segments_count=info.segments_count,
             payload_indexes=sorted(info.payload_schema),
+            sparse_vectors=sparse_names(info),
         )
 
     def count(self, name: str, filters: Filters | None = None) -> int:
@@ -162,13 +212,13 @@ class ServerStore(VectorStore):
             return self._client.count(name, count_filter=build_filter(filters), exact=True).count
 
     def upsert(self, name: str, points: list[StoredPoint], wait: bool = True) -> int:
-        expected = self._vector_size(check_collection_name(name))
+        expected, sparse_vectors = self._layout(check_collection_name(name))
         for point in points:
             if len(point.vector) != expected:
                 raise DimensionMismatchError(name, expected, len(point.vector))
-        batch = [
-            models.PointStruct(id=point.id, vector=point.vector, payload=point.payload) for point in points
-        ]
+            if point.sparse is not None and not sparse_vectors:
+                raise NoSparseIndexError(name, "a point with a sparse vector")
+        batch = [point_struct(point) for point in points]
         with self._errors("upsert", name):
             self._client.upsert(name, points=batch, wait=wait)
         return len(points)
@@ -194,24 +244,29 @@ class ServerStore(VectorStore):
     def search(
         self,
         name: str,
-        vector: list[float],
+        query: VectorQuery,
         limit: int,
         filters: Filters | None = None,
         score_threshold: float | None = None,
     ) -> list[Hit]:
-        expected = self._vector_size(check_collection_name(name))
-        if len(vector) != expected:
-            raise DimensionMismatchError(name, expected, len(vector))
+        expected, sparse_vectors = self._layout(check_collection_name(name))
+        if query.dense is not None and len(query.dense) != expected:
+            raise DimensionMismatchError(name, expected, len(query.dense))
+        if query.sparse is not None and not sparse_vectors:
+            raise NoSparseIndexError(name, f"search_mode '{query.mode}'")
+        condition = build_filter(filters)
+        hybrid = query.mode == "hybrid"
         with self._errors("search", name):
             answer = self._client.query_points(
                 name,
-                query=vector,
+                **query_arguments(query, limit, condition),
                 limit=limit,
-                query_filter=build_filter(filters),
-                score_threshold=score_threshold,
+                query_filter=condition,
+                score_threshold=None if hybrid else score_threshold,  # hybrid's applies once scaled
                 with_payload=True,
             )
-        return [Hit(id=point.id, score=point.score, payload=point.payload or {}) for point in answer.points]
+        hits = [Hit(id=point.id, score=point.score, payload=point.payload or {}) for point in answer.points]
+        return fused_hits(hits, query.rrf_k, score_threshold) if hybrid else hits
 
     def create_snapshot(self, name: str) -> SnapshotInfo:
         check_collection_name(name)
@@ -236,7 +291,7 @@ class ServerStore(VectorStore):
         # The server fetches its own snapshot over HTTP(S) at the address vecpipe knows it by; the API
         # key rides along so a protected server lets itself in.
         location = self.snapshot_location(name, snapshot)
-        self._sizes.pop(name, None)
+        self._layouts.pop(name, None)
         with self._errors("restore the snapshot", name):
             self._client.recover_snapshot(
                 name, location=location, api_key=self._api_key, checksum=known[snapshot].checksum, wait=True

@@ -39,9 +39,11 @@ def open_shard(path: Path) -> qe.EdgeShard:
         raise VectorStoreError(f"embedded store could not open {path}: {error}") from error
 
 
-def vector_size_of(path: Path) -> int:
-    # edge_config.json is the engine's persisted configuration (documented as such).
-    return int(json.loads((path / "edge_config.json").read_text())["vectors"][""]["size"])
+def layout_of(path: Path) -> tuple[int, list[str]]:
+    """The dense vector's size and the sparse vectors' names, from the engine's persisted
+    configuration (edge_config.json, documented as such)."""
+    config = json.loads((path / "edge_config.json").read_text())
+    return int(config["vectors"][""]["size"]), sorted(config.get("sparse_vectors") or {})
 
 
 def engine_filter(filters: Filters | None) -> qe.Filter | None:
@@ -61,7 +63,7 @@ class Collection:
 
     def __init__(self, name: str, path: Path, shard: qe.EdgeShard):
         self.name, self.path, self.shard = name, path, shard
-        self.vector_size = vector_size_of(path)
+        self.vector_size, self.sparse_vectors = layout_of(path)
         self.lock = ReadWriteLock()
         self.writes = threading.Lock()
         self.closed = False
@@ -73,7 +75,7 @@ class Collection:
 
     def reopen(self) -> None:
         self.shard = open_shard(self.path)
-        self.vector_size = vector_size_of(self.path)
+        self.vector_size, self.sparse_vectors = layout_of(self.path)
         self.closed = False
 
 

@@ -17,8 +17,23 @@ def _point(index: int, doc: str, size: int = 384) -> dict[str, object]:
 def test_create_is_idempotent(api: TestClient) -> None:
     first = api.post("/collections", json={"name": "col_a"})
     again = api.post("/collections", json={"name": "col_a"})
-    assert (first.status_code, first.json()) == (201, {"name": "col_a", "vector_size": 384, "created": True})
-    assert (again.status_code, again.json()) == (200, {"name": "col_a", "vector_size": 384, "created": False})
+    created = {"name": "col_a", "vector_size": 384, "sparse_index": False, "created": True}
+    assert (first.status_code, first.json()) == (201, created)
+    assert (again.status_code, again.json()) == (200, {**created, "created": False})
+
+
+def test_a_sparse_index_is_part_of_the_layout(api: TestClient) -> None:
+    first = api.post("/collections", json={"name": "col_h", "sparse_index": True})
+    again = api.post("/collections", json={"name": "col_h", "sparse_index": True})
+    assert (first.status_code, again.status_code, again.json()["sparse_index"]) == (201, 200, True)
+    assert api.get("/collections/col_h").json()["sparse_vectors"] == ["bm25"]
+    dense_only = api.post("/collections", json={"name": "col_h"})
+    assert dense_only.status_code == 409
+    assert dense_only.json() == {"detail": "collection 'col_h' already exists with a sparse index"}
+    api.post("/collections", json={"name": "col_d"})
+    assert api.get("/collections/col_d").json()["sparse_vectors"] == []
+    sparse = api.post("/collections", json={"name": "col_d", "sparse_index": True})
+    assert sparse.json() == {"detail": "collection 'col_d' already exists with no sparse index"}
 
 
 def test_create_with_another_size_conflicts_naming_both(api: TestClient) -> None:

@@ -7,6 +7,8 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
+from semantik.vecpipe.store.base import VectorQuery
+
 SIZE = 8
 
 
@@ -97,7 +99,7 @@ def test_payload_fields_the_worker_stores_are_kept(api: TestClient, collection: 
     }
     point = {"id": 9, "vector": [1.0] * SIZE, "payload": payload}
     api.post("/upsert", json={"collection_name": collection, "points": [point]})
-    hit = api.app.state.store.search(collection, [1.0] * SIZE, 1)[0]
+    hit = api.app.state.store.search(collection, VectorQuery([1.0] * SIZE), 1)[0]
     assert hit.payload == payload
 
 

@@ -92,11 +92,9 @@ def test_use_reranker_is_reported_not_ignored(api: TestClient, collection: str) 
         ({"k": 0}, "greater than or equal to 1"),
         ({"k": 101}, "less than or equal to 100"),
         ({"top_k": 500}, "less than or equal to 100"),
-        (
-            {"search_mode": "hybrid"},
-            "search_mode 'hybrid' is not available: vecpipe serves dense search only",
-        ),
-        ({"search_mode": "sparse"}, "search_mode 'sparse' is not available"),
+        ({"search_mode": "keyword"}, "'dense', 'sparse' or 'hybrid'"),
+        ({"rrf_k": 0}, "greater than or equal to 1"),
+        ({"rrf_k": 1001}, "less than or equal to 1000"),
         ({"search_type": "fuzzy"}, "semantic"),
         ({"rerank_model": "x"}, "Extra inputs are not permitted"),
         ({"filters": {"bad key!": "x"}}, "must be a payload field name"),
@@ -156,3 +154,91 @@ def test_a_collection_of_another_dimension_is_400_naming_both(api: TestClient) -
     assert answer.json()["detail"] == (
         "dimension_mismatch: vectors have dimension 384 but collection 'col_small' has dimension 16"
     )
+
+
+TECHNICAL = {
+    "mem": "Set work_mem to bound the memory of each sort",
+    "vac": "The autovacuum daemon reclaims dead rows",
+    "act": "pg_stat_activity shows one row per server process",
+}
+
+
+@pytest.fixture
+def hybrid_collection(api: TestClient) -> str:
+    assert api.post("/collections", json={"name": "col_h", "sparse_index": True}).status_code == 201
+    upsert_texts(api, "col_h", TECHNICAL, sparse_index=True)
+    return "col_h"
+
+
+def _search(api: TestClient, collection: str, **fields: object) -> dict:
+    answer = api.post("/search", json={"collection": collection, **fields})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_each_mode_is_served_and_named(api: TestClient, hybrid_collection: str) -> None:
+    sparse = _search(api, hybrid_collection, query="work_mem", search_mode="sparse")
+    assert (sparse["search_mode_used"], sparse["results"][0]["doc_id"], sparse["num_results"]) == (
+        "sparse",
+        "mem",
+        1,
+    )
+    # Mock vectors: the exact text is the dense match (score 1.0), and the identifier the sparse one.
+    text = TECHNICAL["vac"]
+    dense = _search(api, hybrid_collection, query=text, search_mode="dense")
+    assert (dense["search_mode_used"], dense["results"][0]["doc_id"]) == ("dense", "vac")
+    hybrid = _search(api, hybrid_collection, query=f"{text} pg_stat_activity", search_mode="hybrid", k=3)
+    assert hybrid["search_mode_used"] == "hybrid" and hybrid["warnings"] == []
+    assert {hit["doc_id"] for hit in hybrid["results"][:2]} == {"vac", "act"}
+    assert all(0.0 < hit["score"] <= 1.0 for hit in hybrid["results"])
+
+
+def test_rrf_k_changes_the_fused_scores(api: TestClient, hybrid_collection: str) -> None:
+    def top(rrf_k: int) -> float:
+        body = _search(api, hybrid_collection, query="work_mem memory", search_mode="hybrid", rrf_k=rrf_k)
+        return body["results"][-1]["score"]
+
+    assert top(1) != top(60)  # the last of three: 1/(k+2) against the best 2/k
+
+
+def test_a_mode_the_collection_cannot_serve_is_400(api: TestClient, collection: str) -> None:
+    for mode in ("sparse", "hybrid"):
+        answer = api.post("/search", json={"query": "x", "collection": collection, "search_mode": mode})
+        assert answer.status_code == 400
+        assert answer.json()["detail"] == (
+            f"collection '{collection}' has no sparse index, which search_mode '{mode}' needs; "
+            "a reindex with sparse_index_config enabled builds one"
+        )
+
+
+def test_what_a_search_cannot_honour_is_said(api: TestClient, hybrid_collection: str) -> None:
+    body = _search(api, hybrid_collection, query="work_mem", rrf_k=20, search_type="code")
+    assert body["warnings"] == [
+        "rrf_k applies to search_mode 'hybrid' only; this dense search ignores it",
+        "search_type 'code' has no query encoding of its own here; the query was searched as 'semantic'",
+    ]
+    empty = _search(api, hybrid_collection, query="the and of", search_mode="sparse")
+    assert empty["results"] == [] and "no terms the sparse index can match" in empty["warnings"][0]
+
+
+def test_sparse_vectors_are_checked_on_upsert(api: TestClient, collection: str) -> None:
+    point = {"id": 1, "vector": [0.1] * 384, "payload": {"doc_id": "d", "chunk_id": "c"}}
+    bad = [
+        ({"indices": [1, 2], "values": [1.0]}, "same length"),
+        ({"indices": [1, 1], "values": [1.0, 1.0]}, "must not repeat"),
+        ({"indices": [-1], "values": [1.0]}, "greater than or equal to 0"),
+    ]
+    for sparse_vector, reason in bad:
+        answer = api.post(
+            "/upsert",
+            json={"collection_name": collection, "points": [{**point, "sparse_vector": sparse_vector}]},
+        )
+        assert answer.status_code == 422 and reason in answer.text
+    refused = api.post(
+        "/upsert",
+        json={
+            "collection_name": collection,
+            "points": [{**point, "sparse_vector": {"indices": [3], "values": [1.0]}}],
+        },
+    )
+    assert refused.status_code == 400 and "has no sparse index" in refused.json()["detail"]

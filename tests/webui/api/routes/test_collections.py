@@ -15,6 +15,35 @@ def test_create_returns_the_collection_and_its_index_operation(client) -> None:
     assert again.status_code == 409
 
 
+def test_a_sparse_index_is_on_unless_asked_off_and_shown_as_semantik_defines_it(client) -> None:
+    headers = auth_headers(client, "alice")
+    default = create_collection(client, headers, "default")
+    assert default["sparse_index_config"] == {
+        "enabled": True,
+        "plugin_id": "bm25-local",
+        "model_config_data": {"k1": 1.2, "b": 0.75},
+    }
+    tuned = create_collection(client, headers, "tuned", sparse_index_config={"model_config_data": {"b": 0.5}})
+    assert tuned["sparse_index_config"]["model_config_data"] == {"k1": 1.2, "b": 0.5}
+    for name, config in (("off", {"enabled": False}), ("none", None)):
+        created = create_collection(client, headers, name, sparse_index_config=config)
+        assert created["sparse_index_config"] is None
+        shown = client.get(f"/api/v2/collections/{created['id']}", headers=headers).json()
+        assert shown["sparse_index_config"] is None
+
+
+def test_a_reindex_override_of_the_sparse_index_is_checked_at_once(client) -> None:
+    headers = auth_headers(client, "alice")
+    collection = create_collection(client, headers)
+    finish_operations(collection["id"])
+    url = f"/api/v2/collections/{collection['id']}/reindex"
+    bad = client.post(url, json={"sparse_index_config": {"model_config_data": {"b": 2}}}, headers=headers)
+    assert bad.status_code == 400
+    assert "invalid sparse_index_config: model_config_data.b" in bad.json()["detail"]
+    accepted = client.post(url, json={"sparse_index_config": None}, headers=headers)
+    assert accepted.status_code == 202 and accepted.json()["config"] == {"sparse_index_config": None}
+
+
 def test_private_collection_of_another_user_is_403_and_hidden(client) -> None:
     alice = auth_headers(client, "alice")
     private = create_collection(client, alice, "alice-private")
@@ -52,6 +81,10 @@ def test_unknown_collection_is_404(client) -> None:
         {"name": "x", "sync_mode": "continuous"},
         {"name": "x", "sync_mode": "continuous", "sync_interval_minutes": 5},
         {"name": "x", "owner_id": 7},
+        {"name": "x", "sparse_index_config": {"plugin_id": "splade-local"}},
+        {"name": "x", "sparse_index_config": {"model_config_data": {"k1": 9}}},
+        {"name": "x", "sparse_index_config": {"model_config_data": {"stemmer": "none"}}},
+        {"name": "x", "sparse_index_config": {"enabled": True, "surprise": 1}},
     ],
 )
 def test_bad_payloads_are_422(client, body: dict) -> None:

@@ -42,9 +42,7 @@ def test_access_rules_and_bad_requests(client) -> None:
     bob = auth_headers(client, "bob")
     assert _search(client, bob, [private["id"]]).status_code == 403
     assert _search(client, bob, ["00000000-0000-0000-0000-000000000000"]).status_code == 404
-    sparse = _search(client, alice, [private["id"]], search_mode="sparse")
-    assert sparse.status_code == 422
-    assert "only 'dense'" in str(sparse.json()["detail"])
+    assert _search(client, alice, [private["id"]], search_mode="keyword").status_code == 422
     assert _search(client, alice, [private["id"]], k=0).status_code == 422
     assert _search(client, alice, [private["id"]], k=101).status_code == 422
     assert _search(client, alice, []).status_code == 422
@@ -88,7 +86,13 @@ class _FakeVecpipeHandler(BaseHTTPRequestHandler):
             {"doc_id": f"d{i}", "chunk_id": f"c{i}", "score": score, "path": f"/docs/{i}.txt"}
             for i, score in enumerate(self.server.scores.get(body["collection"], []))
         ]
-        content = json.dumps({"results": hits, "embedding_time_ms": 1.0, "search_time_ms": 1.0}).encode()
+        answer = {
+            "results": hits,
+            "embedding_time_ms": 1.0,
+            "search_time_ms": 1.0,
+            "warnings": ["from vecpipe"],
+        }
+        content = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(content)))
@@ -140,6 +144,7 @@ def test_searches_reach_vecpipe_over_one_kept_alive_connection(fake_vecpipe: _Fa
         "search_type": "semantic",
         "score_threshold": 0.0,
         "filters": None,
+        "search_mode": "hybrid",  # the default: new collections have a sparse index
     }
     both = _search(client, headers, [first["id"], second["id"]], k=2).json()
     assert [hit["score"] for hit in both["results"]] == [0.8, 0.5]
@@ -156,3 +161,49 @@ def test_an_error_answer_carries_the_correlation_id_and_ends_the_session(client)
     reference = missing.headers["X-Correlation-ID"]
     assert reference.isalnum() and missing.json()["reference"] == f"ERR-{reference}"
     assert get_engine().pool.checkedout() == 0
+
+
+def test_search_modes_follow_the_collections_sparse_index(fake_vecpipe: _FakeVecpipe, client) -> None:
+    headers = auth_headers(client, "alice")
+    hybrid = create_collection(client, headers, "with-sparse")
+    dense = create_collection(client, headers, "dense-only", sparse_index_config=None)
+    for collection in (hybrid, dense):
+        finish_operations(collection["id"])
+    fake_vecpipe.scores = {hybrid["vector_store_name"]: [0.9], dense["vector_store_name"]: [0.4]}
+
+    default = _search(client, headers, [hybrid["id"]], use_reranker=False).json()
+    assert (default["search_mode_used"], default["warnings"]) == ("hybrid", ["from vecpipe"])
+    assert fake_vecpipe.bodies[-1]["search_mode"] == "hybrid" and "rrf_k" not in fake_vecpipe.bodies[-1]
+    chosen = _search(client, headers, [hybrid["id"]], search_mode="sparse", rrf_k=20, use_reranker=False)
+    assert chosen.json()["search_mode_used"] == "sparse"
+    assert (fake_vecpipe.bodies[-1]["search_mode"], fake_vecpipe.bodies[-1]["rrf_k"]) == ("sparse", 20)
+
+    both = _search(client, headers, [hybrid["id"], dense["id"]], use_reranker=False).json()
+    assert both["search_mode_used"] == "dense" and len(both["results"]) == 2
+    assert both["warnings"] == [
+        "search_mode defaults to 'hybrid', but collection 'dense-only' has no sparse index: searched "
+        "'dense' (a reindex with sparse_index_config enabled adds one)",
+        "from vecpipe",  # once, though both collections' answers carried it
+    ]
+    calls = len(fake_vecpipe.bodies)
+    for mode in ("sparse", "hybrid"):
+        refused = _search(client, headers, [hybrid["id"], dense["id"]], search_mode=mode)
+        assert refused.status_code == 400
+        assert refused.json()["detail"] == (
+            f"search_mode '{mode}' needs a sparse index, which collection 'dense-only' does not have; "
+            "search with search_mode 'dense', or reindex with sparse_index_config enabled"
+        )
+    assert len(fake_vecpipe.bodies) == calls  # refused before vecpipe is asked
+
+
+def test_what_no_deployment_here_can_do_is_refused(client) -> None:
+    headers = auth_headers(client, "alice")
+    collection = create_collection(client, headers)
+    for field, value, reason in (
+        ("use_hyde", True, "HyDE is not available"),
+        ("rerank_model", "cross-encoder/ms-marco", "no reranker is available"),
+        ("reranker_id", "r1", "no reranker is available"),
+    ):
+        answer = _search(client, headers, [collection["id"]], **{field: value})
+        assert answer.status_code == 422 and reason in str(answer.json()["detail"]), field
+    assert _search(client, headers, [collection["id"]], use_hyde=False).status_code == 200

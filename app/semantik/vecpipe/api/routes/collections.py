@@ -32,11 +32,13 @@ def list_collections(store: StoreDep) -> dict[str, list[str]]:
 def create_collection(
     body: CreateCollectionRequest, store: StoreDep, embedder: EmbedderDep, response: Response
 ) -> CreateCollectionResponse:
-    """201 when created now, 200 when it already existed with this size, 409 with another size."""
+    """201 when created now, 200 when it already existed so, 409 with another size or sparse index."""
     size = body.vector_size or embedder.info.dimension
-    created = store.create_collection(body.name, size)
+    created = store.create_collection(body.name, size, sparse=body.sparse_index)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return CreateCollectionResponse(name=body.name, vector_size=size, created=created)
+    return CreateCollectionResponse(
+        name=body.name, vector_size=size, sparse_index=body.sparse_index, created=created
+    )
 
 
 @router.get("/{name}", response_model=CollectionResponse)

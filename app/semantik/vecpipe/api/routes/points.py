@@ -15,7 +15,7 @@ from semantik.vecpipe.schemas import (
     UpsertRequest,
     UpsertResponse,
 )
-from semantik.vecpipe.store.base import StoredPoint
+from semantik.vecpipe.store.base import SparseVector, StoredPoint
 
 router = APIRouter(tags=["points"])
 
@@ -23,7 +23,15 @@ router = APIRouter(tags=["points"])
 @router.post("/upsert", response_model=UpsertResponse)
 def upsert(body: UpsertRequest, store: StoreDep) -> UpsertResponse:
     started = time.perf_counter()
-    points = [StoredPoint(p.id, p.vector, p.payload.model_dump()) for p in body.points]
+    points = [
+        StoredPoint(
+            p.id,
+            p.vector,
+            p.payload.model_dump(),
+            SparseVector(p.sparse_vector.indices, p.sparse_vector.values) if p.sparse_vector else None,
+        )
+        for p in body.points
+    ]
     upserted = store.upsert(body.collection_name, points, wait=body.wait)
     return UpsertResponse(
         points_upserted=upserted,

@@ -1,4 +1,4 @@
-"""POST /search: embed the query with the loaded model, search one collection (dense only)."""
+"""POST /search: one collection, dense (the loaded model), sparse (BM25) or hybrid (both, RRF)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,19 @@ import time
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from semantik.shared import sparse
 from semantik.vecpipe.api.deps import EmbedderDep, StoreDep, check_model_matches
 from semantik.vecpipe.api.routes.embed import truncation_warning
 from semantik.vecpipe.models import Embedder
 from semantik.vecpipe.schemas import SearchHit, SearchRequest, SearchResponse
-from semantik.vecpipe.store.base import Hit, VectorStore
+from semantik.vecpipe.store.base import Hit, SparseVector, VectorQuery, VectorStore
 
 router = APIRouter(tags=["search"])
 NO_RERANKER = "use_reranker: no reranker is configured in vecpipe; results are in vector-score order"
+NO_TERMS = (
+    "the query has no terms the sparse index can match (only stop words or punctuation): "
+    "the sparse list is empty"
+)
 
 
 def to_result(hit: Hit, include_content: bool) -> SearchHit:
@@ -31,6 +36,21 @@ def to_result(hit: Hit, include_content: bool) -> SearchHit:
     )
 
 
+def request_warnings(body: SearchRequest) -> list[str]:
+    """What the request asked for that this search cannot do: said, never silently dropped."""
+    warnings = [NO_RERANKER] if body.use_reranker else []
+    if "rrf_k" in body.model_fields_set and body.search_mode != "hybrid":
+        warnings.append(
+            f"rrf_k applies to search_mode 'hybrid' only; this {body.search_mode} search ignores it"
+        )
+    if body.search_type != "semantic":
+        warnings.append(
+            f"search_type '{body.search_type}' has no query encoding of its own here; "
+            "the query was searched as 'semantic'"
+        )
+    return warnings
+
+
 @router.post("/search", response_model=SearchResponse)
 async def search(body: SearchRequest, embedder: EmbedderDep, store: StoreDep) -> SearchResponse:
     # Embedding is CPU work: it runs in the threadpool, in one call with the search; the response is
@@ -40,13 +60,19 @@ async def search(body: SearchRequest, embedder: EmbedderDep, store: StoreDep) ->
 
 def _search(body: SearchRequest, embedder: Embedder, store: VectorStore) -> SearchResponse:
     check_model_matches(embedder.info, body.model_name, body.quantization)
-    warnings = [NO_RERANKER] if body.use_reranker else []
+    warnings = request_warnings(body)
     started = time.perf_counter()
-    embedding = embedder.embed([body.query], mode="query", batch_size=1)
-    embedded = time.perf_counter()
-    hits = store.search(
-        body.collection, embedding.vectors[0].tolist(), body.k, body.filters, body.score_threshold
-    )
+    dense = sparse_query = None
+    if body.search_mode in ("dense", "hybrid"):  # a sparse search needs no model
+        embedding = embedder.embed([body.query], mode="query", batch_size=1)
+        dense = embedding.vectors[0].tolist()
+        warnings += truncation_warning(embedding.truncated, 1, embedder.info)
+    if body.search_mode in ("sparse", "hybrid"):
+        sparse_query = SparseVector(*sparse.encode_query(body.query))
+        warnings += [] if sparse_query.indices else [NO_TERMS]
+    encoded = time.perf_counter()
+    query = VectorQuery(dense=dense, sparse=sparse_query, rrf_k=body.rrf_k)
+    hits = store.search(body.collection, query, body.k, body.filters, body.score_threshold)
     finished = time.perf_counter()
     results = [to_result(hit, body.include_content) for hit in hits]
     return SearchResponse(
@@ -54,7 +80,8 @@ def _search(body: SearchRequest, embedder: Embedder, store: VectorStore) -> Sear
         results=results,
         num_results=len(results),
         model_used=embedder.info.name,
-        embedding_time_ms=(embedded - started) * 1000,
-        search_time_ms=(finished - embedded) * 1000,
-        warnings=warnings + truncation_warning(embedding.truncated, 1, embedder.info),
+        embedding_time_ms=(encoded - started) * 1000,
+        search_time_ms=(finished - encoded) * 1000,
+        search_mode_used=body.search_mode,
+        warnings=warnings,
     )

@@ -5,8 +5,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from semantik.shared.services.search import SearchRequest, search
@@ -20,7 +19,8 @@ class SearchOptions(Strict):
     query: str = Field(min_length=1, max_length=1000)
     k: int = Field(10, ge=1, le=100)
     search_type: Literal["semantic", "question", "code"] = "semantic"
-    search_mode: Literal["dense", "sparse", "hybrid"] = "dense"
+    # None: the default mode (DEFAULT_SEARCH_MODE) where every collection has a sparse index, else dense.
+    search_mode: Literal["dense", "sparse", "hybrid"] | None = None
     rrf_k: int = Field(60, ge=1, le=1000)
     rerank_model: str | None = Field(None, max_length=255)
     reranker_id: str | None = Field(None, max_length=255)
@@ -28,6 +28,21 @@ class SearchOptions(Strict):
     metadata_filter: dict[str, Any] | None = None
     include_content: bool = True
     use_hyde: bool | None = None
+
+    # No reranker and no HyDE generator can be installed here: asking for one is refused, not ignored.
+    @field_validator("rerank_model", "reranker_id")
+    @classmethod
+    def _no_reranker(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("no reranker is available in this deployment; leave it null")
+        return value
+
+    @field_validator("use_hyde")
+    @classmethod
+    def _no_hyde(cls, value: bool | None) -> bool | None:
+        if value:
+            raise ValueError("HyDE is not available in this deployment; leave it null or false")
+        return value
 
 
 class MultiSearchIn(SearchOptions):
@@ -69,18 +84,6 @@ def _run(
     session: SessionDep,
     vecpipe: VecpipeDep,
 ) -> dict[str, Any]:
-    if body.search_mode != "dense":
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("body", "search_mode"),
-                    "msg": f"search_mode '{body.search_mode}' is not available yet; "
-                    "only 'dense' is supported",
-                    "input": body.search_mode,
-                }
-            ]
-        )
     started = time.perf_counter()
     request = SearchRequest(
         query=body.query,
@@ -90,6 +93,8 @@ def _run(
         metadata_filter=body.metadata_filter,
         include_content=body.include_content,
         use_reranker=use_reranker,
+        search_mode=body.search_mode,
+        rrf_k=body.rrf_k if "rrf_k" in body.model_fields_set else None,
     )
     outcome = search(session, vecpipe, user, [str(i) for i in ids], request)
     # Commit here, in this thread (an API key's last_used_at may be pending): the session dependency
@@ -101,7 +106,7 @@ def _run(
         "total_results": len(outcome.results),
         "collections_searched": outcome.searched,
         "search_type": body.search_type,
-        "search_mode_used": "dense",
+        "search_mode_used": outcome.search_mode_used,
         "warnings": outcome.warnings,
         "search_time_ms": round(outcome.search_time_ms, 2),
         "total_time_ms": round((time.perf_counter() - started) * 1000, 2),
