@@ -145,6 +145,27 @@ def test_a_search_without_vecpipe_says_so_in_words(dead_vecpipe, web) -> None:
     assert 'value="how do tides work"' in answer.text  # the form keeps the query: try again
 
 
+def test_a_keyword_index_is_offered_on_creation_and_the_search_modes_follow_it(web) -> None:
+    register(web)
+    sign_in(web)
+    form = web.get("/collections/new").text
+    assert re.search(r'<input type="checkbox" name="keywords" value="on"[^>]* checked>', form)
+    plain = _collection_id(_new_collection(web, "plain"))  # the box left unticked
+    finish_operations(plain)
+    assert "none: searchable by meaning only" in web.get(f"/collections/{plain}").text
+    form = web.get("/search").text
+    assert re.search(r'<option value="sparse"[^>]* disabled>', form) and "Meaning (the default)" in form
+    refused = web.get("/search", params={"q": "work_mem", "c": plain, "mode": "sparse"})
+    assert refused.status_code == 200 and "needs a sparse index" in refused.text, refused.text
+    assert 'value="sparse" selected' in refused.text  # the form keeps the choice
+    assert web.get("/search", params={"q": "x", "mode": "fuzzy"}).status_code == 400
+    indexed = _collection_id(_new_collection(web, "indexed", keywords="on"))
+    finish_operations(indexed)
+    assert "BM25: searchable by exact words" in web.get(f"/collections/{indexed}").text
+    form = web.get("/search").text
+    assert "Meaning and words (the default)" in form and "disabled" not in form
+
+
 def test_a_search_with_no_collection_points_to_creating_one(web) -> None:
     register(web)
     sign_in(web)

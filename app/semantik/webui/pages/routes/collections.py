@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError as SchemaError
 
+from semantik.shared import sparse
 from semantik.shared.config import Settings
 from semantik.shared.errors import AccessDeniedError, SemantikError
 from semantik.shared.models import ACTIVE_OPERATION_STATUSES, Collection, User
@@ -47,7 +48,7 @@ def collection_list(
 
 
 def _new_form(request: Request, settings: Settings, status: int = 200, **context: Any) -> Response:
-    values = {"chunk_size": "1000", "chunk_overlap": "200", "name": "", "description": ""}
+    values = {"chunk_size": "1000", "chunk_overlap": "200", "name": "", "description": "", "keywords": "on"}
     values.update(context.pop("values", {}))
     return page(
         request,
@@ -69,7 +70,9 @@ def new_collection(request: Request, _: PageUser, settings: SettingsDep) -> Resp
 def create_collection(
     request: Request, form: UserForm, user: PageUser, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    values = {name: field(form, name) for name in ("name", "description", "chunk_size", "chunk_overlap")}
+    values = {
+        name: field(form, name) for name in ("name", "description", "chunk_size", "chunk_overlap", "keywords")
+    }
     try:
         body = CollectionCreate(
             name=values["name"],
@@ -79,9 +82,11 @@ def create_collection(
             # vecpipe serves one model: the page's collections use the one it loaded.
             embedding_model=settings.default_embedding_model,
             quantization=settings.default_quantization,
+            sparse_index_config=sparse.SparseIndexConfig() if values["keywords"] else None,
         )
         fields = body.model_dump()
         fields.update(meta=fields.pop("metadata"), is_public=False, sync_mode="one_time")
+        fields["sparse_index_config"] = sparse.stored(fields["sparse_index_config"])
         collection, _ = collections.create(session, user, fields)
     except SchemaError as error:
         return _new_form(request, settings, 400, values=values, errors=problems(error))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from semantik.shared.errors import EntityNotFoundError, ServiceUnavailableError
+from semantik.shared import sparse
+from semantik.shared.errors import EntityNotFoundError, ServiceUnavailableError, ValidationError
 from semantik.shared.models import Collection, User
 from semantik.shared.services import collections
 from semantik.shared.services.search import SEARCHABLE, SearchRequest, search
@@ -24,6 +25,12 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 MOST_COLLECTIONS = 10  # as the API's search allows
 PASSAGES = 30  # chunks asked for; grouped by document, each shows its best three
 CONTEXT = 2  # chunks shown before and after the one a result pointed at
+# The modes offered, in the words the page uses (the API's search_mode values).
+MODES = {
+    "hybrid": "Meaning and words",
+    "dense": "Meaning",
+    "sparse": "Exact words",
+}
 NO_VECPIPE = (
     "The search service (vecpipe) is not answering, so nothing could be searched. Try again in a "
     "minute; if it keeps happening, tell your administrator."
@@ -65,15 +72,21 @@ def _searchable(session: SessionDep, user: User) -> list[Collection]:
     return [row for row in rows if row.status in SEARCHABLE]
 
 
-def _run(session, vecpipe, user: User, query: str, chosen: list[str]) -> dict[str, Any]:
+def _run(session, vecpipe, user: User, query: str, chosen: list[str], mode: str | None) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        outcome = search(session, vecpipe, user, chosen, SearchRequest(query=query, k=PASSAGES))
+        outcome = search(
+            session, vecpipe, user, chosen, SearchRequest(query=query, k=PASSAGES, search_mode=mode)
+        )
     except ServiceUnavailableError:
         return {"error": NO_VECPIPE}
+    except ValidationError as error:  # a mode a chosen collection cannot serve, said as the API says it
+        return {"error": f"{error}."}
     return {
         "groups": grouped(outcome.results),
         "failed": outcome.failed,
+        "warnings": outcome.warnings,
+        "mode_used": outcome.search_mode_used,
         "took_ms": (time.perf_counter() - started) * 1000,
     }
 
@@ -87,13 +100,14 @@ def search_page(
     vecpipe: VecpipeDep,
     q: SafeStr = Query("", max_length=1000),
     c: list[UUID] = Query([], max_length=MOST_COLLECTIONS),
+    mode: Literal["", "hybrid", "dense", "sparse"] = "",
 ) -> Response:
     available = _searchable(session, user)
     query, chosen = q.strip(), [str(cid) for cid in c]
     searched = chosen or [row.id for row in available[:MOST_COLLECTIONS]]
-    context: dict[str, Any] = {"groups": [], "failed": [], "took_ms": None, "error": None}
+    context: dict[str, Any] = {"groups": [], "failed": [], "warnings": [], "took_ms": None, "error": None}
     if query and searched:
-        context.update(_run(session, vecpipe, user, query, searched))
+        context.update(_run(session, vecpipe, user, query, searched, mode or None))
     return page(
         request,
         "search.html",
@@ -102,6 +116,10 @@ def search_page(
         available=available,
         chosen=set(chosen),
         searched_count=len(searched),
+        modes=MODES,
+        mode=mode,
+        # Without a keyword index anywhere, only meaning can be searched: the other modes are not offered.
+        keywords=any(sparse.enabled(row.sparse_index_config) for row in available),
         **context,
     )
 
