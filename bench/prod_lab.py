@@ -1,6 +1,7 @@
 """Figures for the multi-host prod layout, on molecule/prod's nine lab hosts:
 
-- fresh converge: the hosts are created anew, then `site.yml` runs once (the wheelhouse warm);
+- fresh converge: the hosts are created anew, then `site.yml` runs once (the wheelhouse warm; the
+  release it deploys is the previous one, as molecule/prod converges it before rolling out this one);
 - idempotent re-run: `site.yml` again, with every host's changed count (0) and its ratio to the fresh one;
 - check mode: `site.yml --check --diff`, its changed count (0) and whether any vault secret is in its output;
 - the machine's memory while the lab runs: the used memory before the hosts start (the baseline) and
