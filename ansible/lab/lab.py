@@ -284,11 +284,21 @@ def cgroups(name: str) -> list[Path]:
     return [r / "semantik-lab" / name for r in roots]
 
 
+def process_state(pid: str) -> str:
+    """The state letter in /proc/<pid>/stat (Z: a zombie waiting for its parent, D: in the kernel)."""
+    with suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return "gone"
+
+
 def remove_cgroups(name: str) -> None:
     for top in cgroups(name):
         if not top.exists():
             continue
-        deadline = time.monotonic() + 30
+        # A killed process stays in its cgroup until its parent reaps it, and an orphan's parent is
+        # the machine's init, which reaps in its own time: over 30 s was seen, twice, for a host that
+        # had been powered off and on (molecule/prod's host loss).
+        deadline = time.monotonic() + 180
         for path, _, _ in os.walk(top, topdown=False):
             while True:
                 try:
@@ -298,14 +308,17 @@ def remove_cgroups(name: str) -> None:
                     break
                 except OSError:  # busy until the last of its processes is gone and reaped
                     if time.monotonic() > deadline:
-                        left = Path(path, "cgroup.procs").read_text().split()
+                        left = [
+                            f"{pid} ({process_state(pid)})"
+                            for pid in Path(path, "cgroup.procs").read_text().split()
+                        ]
                         raise LabError(f"cannot remove cgroup {path} (processes {left})") from None
                     # The cgroup is the host's whole truth: a process outside its network namespace
                     # (a unit with PrivateNetwork=) or orphaned by a killed nspawn is still here.
                     for pid in Path(path, "cgroup.procs").read_text().split():
                         with suppress(ProcessLookupError):
                             os.kill(int(pid), signal.SIGKILL)
-                    time.sleep(0.1)
+                    time.sleep(0.5)
         with suppress(OSError):
             top.parent.rmdir()  # the last host takes the lab's cgroup with it
 
