@@ -37,7 +37,9 @@ CHUNK_LIMITS = {"chunk_size": (100, 10000), "chunk_overlap": (0, 1000)}
 
 
 def create(session: Session, user: User, fields: dict[str, Any]) -> tuple[Collection, Operation]:
-    """A new collection, pending its initial index operation."""
+    """A new collection, pending its initial index operation. Its sparse index config is kept whole
+    when enabled and as None otherwise, whoever asked (the API, the page)."""
+    fields = {**fields, "sparse_index_config": sparse.stored(fields.get("sparse_index_config"))}
     if session.scalars(select(Collection).where(Collection.name == fields["name"])).first():
         raise EntityAlreadyExistsError("Collection", fields["name"])
     collection_id = new_uuid()

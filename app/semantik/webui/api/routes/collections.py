@@ -5,7 +5,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Response
 
-from semantik.shared import sparse
 from semantik.shared.models import Collection
 from semantik.shared.services import collections, operations
 from semantik.webui.api.deps import CurrentUser, SessionDep, SettingsDep
@@ -47,7 +46,6 @@ def create_collection(body: CollectionCreate, user: CurrentUser, session: Sessio
     fields["meta"] = fields.pop("metadata")
     fields["is_public"] = bool(fields["is_public"])
     fields["sync_mode"] = fields["sync_mode"] or "one_time"
-    fields["sparse_index_config"] = sparse.stored(fields["sparse_index_config"])
     collection, operation = collections.create(session, user, fields)
     return _out(session, collection, initial_operation_id=operation.uuid)
 

@@ -86,7 +86,6 @@ def create_collection(
         )
         fields = body.model_dump()
         fields.update(meta=fields.pop("metadata"), is_public=False, sync_mode="one_time")
-        fields["sparse_index_config"] = sparse.stored(fields["sparse_index_config"])
         collection, _ = collections.create(session, user, fields)
     except SchemaError as error:
         return _new_form(request, settings, 400, values=values, errors=problems(error))
