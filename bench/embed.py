@@ -20,7 +20,6 @@ import contextlib
 import importlib.util
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,9 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from support.servers import free_port  # noqa: E402
+
 KEY = "bench-internal-key-0123456789abcdef0123456789"
 SETTINGS = ("float32", "float16", "int8")
 BATCH = 64
@@ -119,12 +121,6 @@ def print_cosines(embedders: dict[str, object]) -> None:
             f"  {setting:8s} -> {info.effective_dtype:9s} min {cosine.min():.5f}  mean {cosine.mean():.5f}  "
             f"weights {info.weight_bytes / 2**20:6.1f} MiB  8-bit layers {info.quantized_layers}"
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def vecpipe_command() -> list[str]:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from semantik.vecpipe.store.edge import EdgeStore
+from support.servers import free_port
 from vecpipe.helpers import HEADERS, KEY
 
 VENV_BIN = Path(sys.executable).parent
@@ -22,14 +23,6 @@ VENV_BIN = Path(sys.executable).parent
 
 def _command() -> list[str]:
     return [str(VENV_BIN / "semantik"), "vecpipe"]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _environment(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -61,7 +54,7 @@ def _wait_for_health(url: str, process: subprocess.Popen[str], timeout: float = 
 
 @pytest.fixture
 def vecpipe(tmp_path: Path, model_path: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    port = _free_port()
+    port = free_port()
     env = _environment(
         tmp_path,
         INTERNAL_API_KEY=KEY,
@@ -112,7 +105,7 @@ def test_the_process_serves_health_and_checks_the_key(
 
 
 def test_an_unset_key_stops_the_process_at_start(tmp_path: Path) -> None:
-    env = _environment(tmp_path, USE_MOCK_EMBEDDINGS="true", VECPIPE_PORT=str(_free_port()))
+    env = _environment(tmp_path, USE_MOCK_EMBEDDINGS="true", VECPIPE_PORT=str(free_port()))
     done = subprocess.run(_command(), env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "INTERNAL_API_KEY" in done.stderr
@@ -120,7 +113,7 @@ def test_an_unset_key_stops_the_process_at_start(tmp_path: Path) -> None:
 
 def test_a_second_process_on_the_same_store_is_refused(tmp_path: Path) -> None:
     env = _environment(
-        tmp_path, INTERNAL_API_KEY=KEY, USE_MOCK_EMBEDDINGS="true", VECPIPE_PORT=str(_free_port())
+        tmp_path, INTERNAL_API_KEY=KEY, USE_MOCK_EMBEDDINGS="true", VECPIPE_PORT=str(free_port())
     )
     holder = EdgeStore(tmp_path / "qdrant")
     holder.create_collection("col_held", 4)
@@ -157,7 +150,7 @@ def test_a_socket_passed_by_systemd_is_served_and_outlives_a_restart(tmp_path: P
     import socket
     from concurrent.futures import ThreadPoolExecutor
 
-    unused_port = _free_port()
+    unused_port = free_port()
     env = _environment(
         tmp_path, INTERNAL_API_KEY=KEY, USE_MOCK_EMBEDDINGS="true", VECPIPE_PORT=str(unused_port)
     )

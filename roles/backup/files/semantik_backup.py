@@ -128,13 +128,11 @@ def write_json(path: Path, data: object) -> None:
     temporary.rename(path)
 
 
-# As vecpipe's own (store/archive.py): this script runs with the host's python3, outside the venv.
+# The standard library's streaming digest, as vecpipe's store/archive.py and the wheelhouse use it:
+# this script runs with the host's python3, outside the venv.
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 # --- Placing files into a service's directory (restores run as root) -----------------------------

@@ -55,11 +55,8 @@ def run(*cmd: str, env: dict[str, str] | None = None, cwd: Path | None = None) -
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def project_sources(root: Path) -> list[Path]:

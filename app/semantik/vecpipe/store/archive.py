@@ -24,11 +24,8 @@ CHECKSUM_SUFFIX = ".checksum"
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def write_snapshot(shard_dir: Path, target_dir: Path, collection: str) -> SnapshotInfo:

@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated
 
 from anyio import CancelScope, CapacityLimiter, to_thread
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,12 @@ from semantik.shared.services.auth_state import AuthState
 from semantik.shared.vecpipe_client import VecpipeClient
 
 _bearer = HTTPBearer(auto_error=False)
+
+# The query parameters the list routes share.
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+PerPage = Annotated[int, Query(ge=1, le=100)]
+OperationStatuses = Annotated[str | None, Query(max_length=200, description="statuses, comma-separated")]
+OperationTypeFilter = Annotated[str | None, Query(max_length=32)]
 
 
 # The two getters below only read app.state: async, so FastAPI calls them on the event loop instead

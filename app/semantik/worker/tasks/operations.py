@@ -56,31 +56,15 @@ def _run(operation_uuid: str) -> str:
         vectors.close()
 
 
-@app.task(name=OPERATION_TASKS[OperationType.INDEX], base=OperationTask)
-def index(operation_uuid: str) -> str:
-    return _run(operation_uuid)
+def _task(kind: OperationType) -> Task:
+    """The task of one operation type: each type has a name of its own (the queue's routing and the
+    operators' view in flower), and all run the same way."""
+
+    def run(operation_uuid: str) -> str:
+        return _run(operation_uuid)
+
+    run.__name__ = run.__qualname__ = kind.value
+    return app.task(name=OPERATION_TASKS[kind], base=OperationTask)(run)
 
 
-@app.task(name=OPERATION_TASKS[OperationType.APPEND], base=OperationTask)
-def append(operation_uuid: str) -> str:
-    return _run(operation_uuid)
-
-
-@app.task(name=OPERATION_TASKS[OperationType.REINDEX], base=OperationTask)
-def reindex(operation_uuid: str) -> str:
-    return _run(operation_uuid)
-
-
-@app.task(name=OPERATION_TASKS[OperationType.REMOVE_SOURCE], base=OperationTask)
-def remove_source(operation_uuid: str) -> str:
-    return _run(operation_uuid)
-
-
-@app.task(name=OPERATION_TASKS[OperationType.SYNC], base=OperationTask)
-def sync(operation_uuid: str) -> str:
-    return _run(operation_uuid)
-
-
-@app.task(name=OPERATION_TASKS[OperationType.DELETE], base=OperationTask)
-def delete(operation_uuid: str) -> str:
-    return _run(operation_uuid)
+TASKS = {kind: _task(kind) for kind in OperationType}

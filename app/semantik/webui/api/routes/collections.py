@@ -7,7 +7,15 @@ from fastapi import APIRouter, Body, Query, Response
 
 from semantik.shared.models import Collection
 from semantik.shared.services import collections, operations
-from semantik.webui.api.deps import CurrentUser, SessionDep, SettingsDep
+from semantik.webui.api.deps import (
+    CurrentUser,
+    OperationStatuses,
+    OperationTypeFilter,
+    PageNumber,
+    PerPage,
+    SessionDep,
+    SettingsDep,
+)
 from semantik.webui.schemas import (
     CollectionCreate,
     CollectionList,
@@ -54,8 +62,8 @@ def create_collection(body: CollectionCreate, user: CurrentUser, session: Sessio
 def list_collections(
     user: CurrentUser,
     session: SessionDep,
-    page: int = Query(1, ge=1, le=100_000),
-    per_page: int = Query(50, ge=1, le=100),
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
     include_public: bool = True,
 ) -> object:
     rows, total = collections.visible_to(
@@ -141,10 +149,10 @@ def collection_operations(
     collection_id: UUID,
     user: CurrentUser,
     session: SessionDep,
-    status: str | None = Query(None, max_length=200),
-    operation_type: str | None = Query(None, max_length=32),
-    page: int = Query(1, ge=1, le=100_000),
-    per_page: int = Query(50, ge=1, le=100),
+    status: OperationStatuses = None,
+    operation_type: OperationTypeFilter = None,
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> object:
     collection = collections.get_readable(session, user, str(collection_id))
     return collections.collection_operations(
@@ -162,8 +170,8 @@ def list_documents(
     collection_id: UUID,
     user: CurrentUser,
     session: SessionDep,
-    page: int = Query(1, ge=1, le=100_000),
-    per_page: int = Query(50, ge=1, le=100),
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
     status: str | None = Query(None, max_length=32),
 ) -> object:
     collection = collections.get_readable(session, user, str(collection_id))

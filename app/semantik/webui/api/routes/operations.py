@@ -2,10 +2,17 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from semantik.shared.services import operations
-from semantik.webui.api.deps import CurrentUser, SessionDep
+from semantik.webui.api.deps import (
+    CurrentUser,
+    OperationStatuses,
+    OperationTypeFilter,
+    PageNumber,
+    PerPage,
+    SessionDep,
+)
 from semantik.webui.schemas import OperationList, OperationOut
 
 router = APIRouter(prefix="/api/v2/operations", tags=["operations"])
@@ -15,10 +22,10 @@ router = APIRouter(prefix="/api/v2/operations", tags=["operations"])
 def list_operations(
     user: CurrentUser,
     session: SessionDep,
-    status: str | None = Query(None, max_length=200),
-    operation_type: str | None = Query(None, max_length=32),
-    page: int = Query(1, ge=1, le=100_000),
-    per_page: int = Query(50, ge=1, le=100),
+    status: OperationStatuses = None,
+    operation_type: OperationTypeFilter = None,
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> object:
     rows, total = operations.list_for_user(
         session,

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from semantik.shared.services import users
-from semantik.webui.api.deps import AuthStateDep, CurrentSuperuser, SessionDep, SettingsDep
+from semantik.webui.api.deps import (
+    AuthStateDep,
+    CurrentSuperuser,
+    PageNumber,
+    PerPage,
+    SessionDep,
+    SettingsDep,
+)
 from semantik.webui.schemas import UserCreate, UserList, UserOut, UserPatch
 
 router = APIRouter(prefix="/api/v2/users", tags=["users"])
@@ -15,8 +22,8 @@ router = APIRouter(prefix="/api/v2/users", tags=["users"])
 def list_users(
     _: CurrentSuperuser,
     session: SessionDep,
-    page: int = Query(1, ge=1, le=100_000),
-    per_page: int = Query(50, ge=1, le=100),
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
 ) -> object:
     rows, total = users.page(session, page=page, per_page=per_page)
     return {"users": rows, "total": total, "page": page, "per_page": per_page}
