@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from support import tree  # noqa: E402
 from support.caches import reset_caches  # noqa: E402
 from support.servers import (  # noqa: E402
     Postgres,
@@ -36,6 +37,10 @@ TEST_ENV = {
 }
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    tree.AT_START = tree.dirty()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # ansible patches sys.intern on import, and torch's compiler then fails in the same process:
     # tests drive Ansible through its command line only.
@@ -43,6 +48,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+    # Last: it compares the tree with what it was before any test ran.
+    items.sort(key=lambda item: item.path.name == "test_tree.py")
 
 
 @pytest.fixture(scope="session")

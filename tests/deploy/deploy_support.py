@@ -18,7 +18,7 @@ def inventory_copy(env: str, dest: Path) -> Path:
     """inventories/<env> copied under dest (no password file, no lab host address), with a new vault."""
     target = dest / "inventories" / env
     shutil.copytree(
-        ROOT / "inventories" / env, target, ignore=shutil.ignore_patterns(".vault_pass", "lab.yml")
+        ROOT / "inventories" / env, target, ignore=shutil.ignore_patterns(".vault_pass", "vault.yml", "lab.yml")
     )
     done = subprocess.run(
         [sys.executable, str(ROOT / "ansible/wizard.py"), env, "--inventory-dir", str(target)],

@@ -6,8 +6,8 @@ placement, the path through the lb, status, the firewall matrix, TLS; two hosts 
 back; the rollback; about 35 minutes, without an idempotence step, see its molecule.yml).
 
 default reads inventories/dev's group_vars, prod inventories/prod's, so that vault must open: on a
-fresh clone (no password file) this runs the wizard first, as `make wizard ENV=<env>` would, which
-rewrites the committed, encrypted vault.yml with new secrets.
+fresh clone (no password file) this runs the wizard first, as `make wizard ENV=<env>` would: new
+secrets in vault.yml, which git ignores.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def run(inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def fresh_clone(tmp_path: Path) -> Path:
     inventory = tmp_path / "dev"
     shutil.copytree(
-        ROOT / "inventories/dev", inventory, ignore=shutil.ignore_patterns(".vault_pass", "lab.yml")
+        ROOT / "inventories/dev", inventory, ignore=shutil.ignore_patterns(".vault_pass", "vault.yml", "lab.yml")
     )
     return inventory
 
@@ -33,6 +33,8 @@ def test_a_fresh_clone_gets_a_password_file_and_strong_secrets(tmp_path: Path) -
     inventory = fresh_clone(tmp_path)
     done = run(inventory)
     assert (inventory / ".vault_pass").stat().st_mode & 0o777 == 0o600
+    header = (inventory / "group_vars/all/vault.yml").read_text().splitlines()[0]
+    assert header == "$ANSIBLE_VAULT;1.2;AES256;dev"
     values = secrets_of(inventory)
     assert set(values) >= {"vault_postgresql_password", "vault_jwt_secret_key", "vault_internal_api_key"}
     sys.path.insert(0, str(ROOT / "app"))

@@ -1,0 +1,11 @@
+"""The suite leaves `git status` as it found it: what it generates (secrets, logs, lab addresses,
+build output) is ignored, and no committed file is rewritten. Collected last (tests/conftest.py)."""
+
+from __future__ import annotations
+
+from support import tree
+
+
+def test_the_suite_leaves_the_working_tree_as_it_found_it() -> None:
+    assert tree.AT_START is not None
+    assert tree.dirty() - tree.AT_START == set()
