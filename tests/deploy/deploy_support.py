@@ -14,12 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+# What `make wizard` and `make demo` write into an inventory (all git-ignored): a clone has none of it.
+NOT_IN_A_CLONE = shutil.ignore_patterns(".vault_pass", "vault.yml", "lab.yml")
+
+
 def inventory_copy(env: str, dest: Path) -> Path:
     """inventories/<env> copied under dest (no password file, no lab host address), with a new vault."""
     target = dest / "inventories" / env
-    shutil.copytree(
-        ROOT / "inventories" / env, target, ignore=shutil.ignore_patterns(".vault_pass", "vault.yml", "lab.yml")
-    )
+    shutil.copytree(ROOT / "inventories" / env, target, ignore=NOT_IN_A_CLONE)
     done = subprocess.run(
         [sys.executable, str(ROOT / "ansible/wizard.py"), env, "--inventory-dir", str(target)],
         capture_output=True,

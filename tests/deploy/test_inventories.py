@@ -6,6 +6,7 @@ import re
 
 import yaml
 from deploy_support import ROOT
+
 from support.tree import git
 
 WIRING = "# --- wiring:"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deploy_support import ROOT, secrets_of
+from deploy_support import NOT_IN_A_CLONE, ROOT, secrets_of
 
 WIZARD = str(ROOT / "ansible/wizard.py")
 
@@ -23,9 +23,7 @@ def run(inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def fresh_clone(tmp_path: Path) -> Path:
     inventory = tmp_path / "dev"
-    shutil.copytree(
-        ROOT / "inventories/dev", inventory, ignore=shutil.ignore_patterns(".vault_pass", "vault.yml", "lab.yml")
-    )
+    shutil.copytree(ROOT / "inventories/dev", inventory, ignore=NOT_IN_A_CLONE)
     return inventory
 
 
