@@ -440,6 +440,7 @@ def write_inventory() -> None:
         f"        ansible_user: {ADMIN}",
         f"        ansible_ssh_private_key_file: {KEY}",
         "        ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+        "        ansible_host_key_checking: false",
         "        ansible_python_interpreter: /usr/bin/python3",
     ]
     INVENTORY.write_text("\n".join(lines) + "\n")

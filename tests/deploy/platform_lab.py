@@ -82,6 +82,7 @@ def write_inventory(path: Path, hosts: dict[str, str], groups: list[str]) -> Pat
                 "ansible_user": "admin",
                 "ansible_ssh_private_key_file": key(),
                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+                "ansible_host_key_checking": False,
                 "ansible_python_interpreter": "/usr/bin/python3",
             },
             "children": {
