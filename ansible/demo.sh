@@ -30,4 +30,5 @@ phase "lab host and wheelhouse, side by side" side_by_side
 phase "converge (site.yml)" ansible-playbook -i inventories/dev site.yml
 phase "ingest and search (ansible/demo.yml)" ansible-playbook -i inventories/dev ansible/demo.yml
 row total $(($(date +%s) - ${DEMO_STARTED:-$(($(date +%s) - SECONDS))}))
-printf 'demo: how long each phase took\n%s\n' "${timings[@]}"
+echo 'demo: how long each phase took'
+printf '%s\n' "${timings[@]}"

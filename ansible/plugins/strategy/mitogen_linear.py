@@ -1,5 +1,6 @@
-"""Mitogen's linear strategy, from the `mitogen` package in the venv: ANSIBLE_STRATEGY=mitogen_linear
-(or `make deploy STRATEGY=mitogen_linear`). One Python interpreter per host for the whole run instead
-of one per task; the plays are the same. ansible.cfg names this directory in strategy_plugins."""
+"""Mitogen's linear strategy (the `mitogen` package in the venv), ansible.cfg's default strategy.
+
+ansible.cfg names this directory in strategy_plugins, so no path into the venv is written anywhere;
+ANSIBLE_STRATEGY=linear runs the same plays with Ansible's own strategy."""
 
 from ansible_mitogen.plugins.strategy.mitogen_linear import StrategyModule  # noqa: F401
