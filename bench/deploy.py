@@ -1,11 +1,15 @@
 """Figures for the deployment, on the dev inventory's lab host (semantik-dev):
 
-- fresh converge: the host is recreated, then `site.yml` runs once (the wheelhouse warm), target ≤ 120 s;
-- idempotent re-run: `site.yml` again (pipelining on), target ≤ 30 s, with its changed count (0);
+- fresh converge: the host is recreated, then `site.yml` runs once (the wheelhouse warm);
+- no-op re-run: `site.yml` again, target ≤ 20 s, with its changed count (0), under each strategy
+  (Mitogen's, the default, and Ansible's linear);
+- the floor: one trivial task (bench/floor.yml) run the same way on the same host, and the ratio
+  no-op ÷ floor: Ansible's own cost is the unit, so the figure survives a slow or busy machine;
 - check mode: `site.yml --check --diff` on the converged host, with its changed count (0);
 - the venv's size on the host, and `systemd-analyze security` exposure of each unit
   (targets: ≤ 3.0 for webui, worker, beat, flower; ≤ 5.0 for vecpipe);
-- with --molecule, `molecule test` wall time; with --demo, `make demo` wall time.
+- with --molecule, `molecule test` wall time; with --demo, `make demo` wall time and its phases.
+Every timed figure comes with the machine's 1-minute load average when it ended.
 
 Run as root from the repository: .venv/bin/python bench/deploy.py [--keep] [--molecule] [--demo]
 Needs `make wizard ENV=dev` first. Prints one JSON object (and a table on stderr).
@@ -40,9 +44,9 @@ FROZEN = ["-e", f"python_app_wheelhouse_project={SNAPSHOT}"]
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def run(*cmd: str, check: bool = True) -> tuple[float, str]:
+def run(*cmd: str, check: bool = True, env: dict[str, str] = ENV) -> tuple[float, str]:
     start = time.monotonic()
-    done = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - start
     if check and done.returncode != 0:
         sys.stderr.write(done.stdout[-4000:] + done.stderr[-2000:])
@@ -50,10 +54,16 @@ def run(*cmd: str, check: bool = True) -> tuple[float, str]:
     return seconds, done.stdout
 
 
-def playbook(*args: str) -> tuple[float, dict[str, int]]:
-    seconds, out = run(str(BIN / "ansible-playbook"), *args, *FROZEN)
+def playbook(*args: str, strategy: str = "mitogen_linear") -> tuple[float, dict[str, int]]:
+    seconds, out = run(
+        str(BIN / "ansible-playbook"), *args, *FROZEN, env={**ENV, "ANSIBLE_STRATEGY": strategy}
+    )
     recap = {m[1]: int(m[3]) for m in RECAP.finditer(out)}
     return seconds, recap
+
+
+def timed(seconds: float, **more: object) -> dict[str, object]:
+    return {"s": round(seconds, 1), "load": os.getloadavg()[0], **more}
 
 
 def ssh(command: str) -> str:
@@ -89,17 +99,20 @@ def main() -> int:
     figures: dict[str, object] = {}
     sources = [str(ROOT / name) for name in ("app", "alembic", "pyproject.toml", "alembic.ini", "README.md")]
     run("rsync", "-a", "--exclude=__pycache__", "--exclude=*.egg-info", *sources, f"{SNAPSHOT}/")
-    figures["wheelhouse_warm_s"] = round(playbook("-i", "inventories/dev", "playbooks/wheelhouse.yml")[0], 1)
+    figures["wheelhouse_warm"] = timed(playbook("-i", "inventories/dev", "playbooks/wheelhouse.yml")[0])
     run(str(BIN / "ansible-playbook"), "ansible/lab/down.yml", "-e", json.dumps({"lab_hosts": [HOST]}))
     run(str(BIN / "ansible-playbook"), "ansible/dev-lab.yml")
-    seconds, recap = playbook("-i", "inventories/dev", "site.yml")
-    figures["fresh_converge_s"] = round(seconds, 1)
-    seconds, recap = playbook("-i", "inventories/dev", "site.yml")
-    figures["idempotent_rerun_s"] = round(seconds, 1)
-    figures["idempotent_changed"] = recap.get(HOST)
+    figures["fresh_converge"] = timed(playbook("-i", "inventories/dev", "site.yml")[0])
+    for strategy in ("mitogen_linear", "linear"):
+        floor = min(
+            playbook("-i", "inventories/dev", "bench/floor.yml", strategy=strategy)[0] for _ in range(3)
+        )
+        seconds, recap = playbook("-i", "inventories/dev", "site.yml", strategy=strategy)
+        figures[f"noop_{strategy}"] = timed(
+            seconds, changed=recap.get(HOST), floor_s=round(floor, 2), per_floor=round(seconds / floor, 1)
+        )
     seconds, recap = playbook("-i", "inventories/dev", "site.yml", "--check", "--diff")
-    figures["check_mode_s"] = round(seconds, 1)
-    figures["check_mode_changed"] = recap.get(HOST)
+    figures["check_mode"] = timed(seconds, changed=recap.get(HOST))
     figures["venv_size"] = ssh("sudo du -sh --dereference-args /opt/semantik/venv/ | cut -f1").strip()
     exposure = {}
     for unit in UNITS:
@@ -111,10 +124,12 @@ def main() -> int:
         v is not None and v <= TARGET_EXPOSURE[u] for u, v in exposure.items()
     )
     if args.molecule:
-        figures["molecule_test_s"] = round(run(str(BIN / "molecule"), "test")[0], 1)
+        figures["molecule_test"] = timed(run(str(BIN / "molecule"), "test")[0])
     if args.demo:
         run(str(BIN / "ansible-playbook"), "ansible/lab/down.yml", "-e", json.dumps({"lab_hosts": [HOST]}))
-        figures["make_demo_s"] = round(run("make", "demo")[0], 1)
+        seconds, out = run("make", "demo")
+        phases = {m[1].strip(): int(m[2]) for m in re.finditer(r"^  (.+?)\s+(\d+) s$", out, re.M)}
+        figures["make_demo"] = timed(seconds, phases=phases)
     if not args.keep:
         run(str(BIN / "ansible-playbook"), "ansible/lab/down.yml", "-e", json.dumps({"lab_hosts": [HOST]}))
         (ROOT / "inventories/dev/host_vars" / HOST / "lab.yml").unlink(missing_ok=True)

@@ -49,7 +49,7 @@ def test_without_an_nvidia_device_both_roles_skip(host: tuple[str, Path], auto_r
     assert auto_run.rc == 0, auto_run.output[-4000:]
     out = auto_run.output
     assert f"No NVIDIA GPU on {HOST} (0 NVIDIA PCI device(s) (vendor 0x10de) found)" in out
-    assert "the CUDA toolkit is not installed and cuda_environment is {}" in out
+    assert "the CUDA toolkit is not installed and /etc/profile.d/cuda.sh is removed" in out
     assert "Install the pinned driver packages" not in out
     assert "Install the CUDA toolkit cuda-toolkit" not in out
     address = host[0]
