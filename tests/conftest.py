@@ -1,6 +1,7 @@
 """Fixtures: real PostgreSQL and Redis for the session, a migrated database, an API client.
 
-Tests that use the servers are marked `integration` automatically.
+Tests that use the servers or the real model are marked `integration` automatically (the others that
+start real processes say so themselves); `make test-fast` runs the rest, the unit tests.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from support.servers import (  # noqa: E402
     stop_service,
 )
 
-SERVER_FIXTURES = {"servers", "db", "client", "app_env", "redis_server", "webui_server", "vecpipe_server"}
+# A test that uses one of these starts real servers or loads the real model: it is `integration`.
+INTEGRATION_FIXTURES = {
+    *("servers", "db", "client", "app_env", "redis_server", "webui_server", "vecpipe_server"),
+    *("model_path", "embedders", "model_api"),
+}
 SEMANTIK = str(Path(sys.executable).parent / "semantik")
 TEST_ENV = {
     "ENVIRONMENT": "test",
@@ -35,6 +40,12 @@ TEST_ENV = {
     "DB_POOL_SIZE": "5",
     "DB_MAX_OVERFLOW": "10",
 }
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -46,8 +57,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # tests drive Ansible through its command line only.
     assert "ansible" not in sys.modules, "a test module imported ansible; run its CLI instead"
     for item in items:
-        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("gpu") and not cuda_available():
+            item.add_marker(pytest.mark.skip(reason="needs an NVIDIA GPU with CUDA; this machine has none"))
     # Last: it compares the tree with what it was before any test ran.
     items.sort(key=lambda item: item.path.name == "test_tree.py")
 

@@ -438,6 +438,7 @@ def run_role_staging(tmp_path: Path, run: int) -> dict[str, str]:
 
 
 @AS_ROOT
+@pytest.mark.integration  # runs the role's staging tasks with ansible-playbook
 def test_staging_directories_have_private_unpredictable_names(tmp_path: Path):
     first, second = (run_role_staging(tmp_path, run) for run in (1, 2))
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # each test runs ansible-playbook
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "p-" + "Zq7" * 8
 CHECKSUM = "sha256:" + "0" * 64

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # ansible-playbook renders the rules, nft checks them
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "roles" / "common" / "templates" / "etc" / "nftables.conf.j2"
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from deploy_support import ROOT, ansible_playbook, inventory_copy, secrets_of
 
+pytestmark = pytest.mark.integration  # the wizard and ansible-playbook
+
 # The wiring's site_clients: server tier -> (port, client tiers).
 EDGES = {
     "postgres": (5432, {"webui", "worker", "beat"}),

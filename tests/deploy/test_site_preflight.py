@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from deploy_support import ansible_playbook, inventory_copy
 
+pytestmark = pytest.mark.integration  # each test runs ansible-playbook
+
 CASES = [
     ({"semantik_webui_workers": "many"}, "semantik_webui_workers"),
     ({"semantik_default_quantization": "int4"}, "semantik_default_quantization"),

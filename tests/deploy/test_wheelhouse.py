@@ -73,6 +73,7 @@ def test_the_source_hash_ignores_caches_but_not_code(tmp_path: Path) -> None:
     assert wheelhouse.source_hash(tree) != first
 
 
+@pytest.mark.integration  # builds one
 def test_a_built_wheelhouse_is_resolved_for_debian_python(tmp_path: Path) -> None:
     """Where `make wheelhouse` has run: redis' async-timeout (python_full_version < '3.11.3') is in."""
     built = sorted((ROOT / "wheelhouse").glob("cpu-py3.11.2*/requirements.txt"))
@@ -83,6 +84,7 @@ def test_a_built_wheelhouse_is_resolved_for_debian_python(tmp_path: Path) -> Non
     assert "\ntorch==2.13.0+cpu" in lock
 
 
+@pytest.mark.integration  # builds the wheel
 def test_the_project_wheel_carries_the_web_pages_templates_and_static_files(tmp_path: Path) -> None:
     import zipfile
 

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from deploy_support import NOT_IN_A_CLONE, ROOT, secrets_of
+
+pytestmark = pytest.mark.integration  # the wizard, ansible-vault
 
 WIZARD = str(ROOT / "ansible/wizard.py")
 

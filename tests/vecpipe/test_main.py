@@ -43,6 +43,7 @@ def test_a_store_passed_in_stays_open(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.integration  # through sentence-transformers' real loader
 def test_a_model_that_cannot_load_releases_the_store(tmp_path: Path) -> None:
     settings = make_settings(
         tmp_path, use_mock_embeddings=False, default_embedding_model=str(tmp_path / "absent")

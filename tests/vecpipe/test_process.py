@@ -18,6 +18,8 @@ from semantik.vecpipe.store.edge import EdgeStore
 from support.servers import free_port
 from vecpipe.helpers import HEADERS, KEY
 
+pytestmark = pytest.mark.integration  # vecpipe processes, the real model
+
 VENV_BIN = Path(sys.executable).parent
 
 
