@@ -45,8 +45,8 @@ SECRETS = {
 }
 HEADER = (
     "# Written by `make wizard ENV={env}` (ansible/wizard.py). Encrypted with ansible-vault, vault id\n"
-    "# {env}; the password is in inventories/{env}/.vault_pass, which git ignores. Referenced from\n"
-    "# group_vars/all/main.yml. Edit with:\n"
+    "# {env}; the password is in inventories/{env}/.vault_pass; git ignores both. Referenced as\n"
+    "# vault_* from group_vars/all/ (main.yml, wiring.yml). Edit with:\n"
     "#   ansible-vault edit --vault-id {env}@ansible/vault-pass-client.py FILE\n"
 )
 

@@ -9,7 +9,6 @@ from deploy_support import ROOT
 
 from support.tree import git
 
-WIRING = "# --- wiring:"
 APP_GROUPS = {"webui", "vecpipe", "worker", "beat", "flower"}
 GROUPS = APP_GROUPS | {"postgres", "redis", "qdrant", "lb", "gpu"}
 
@@ -19,12 +18,10 @@ def hosts(env: str) -> dict[str, set[str]]:
     return {group: set((spec or {}).get("hosts") or {}) for group, spec in children.items()}
 
 
-def test_dev_and_prod_share_the_wiring_word_for_word() -> None:
-    dev, prod = (
-        (ROOT / "inventories" / env / "group_vars/all/main.yml").read_text() for env in ("dev", "prod")
-    )
-    assert WIRING in dev and WIRING in prod
-    assert dev[dev.index(WIRING) :] == prod[prod.index(WIRING) :]
+def test_every_inventory_links_the_one_wiring() -> None:
+    for env in ("dev", "prod"):
+        link = ROOT / "inventories" / env / "group_vars/all/wiring.yml"
+        assert link.is_symlink() and link.resolve() == ROOT / "inventories/wiring.yml", env
 
 
 def test_both_inventories_define_every_group() -> None:
@@ -73,9 +70,9 @@ def test_every_vault_reference_is_a_wizard_secret() -> None:
     wizard = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(wizard)
     for env in ("dev", "prod"):
-        used = set(
-            re.findall(r"\bvault_\w+", (ROOT / "inventories" / env / "group_vars/all/main.yml").read_text())
-        )
+        group_vars = ROOT / "inventories" / env / "group_vars/all"
+        text = "".join((group_vars / name).read_text() for name in ("main.yml", "wiring.yml"))
+        used = set(re.findall(r"\bvault_\w+", text))
         assert used and used <= set(wizard.SECRETS), used - set(wizard.SECRETS)
 
 
