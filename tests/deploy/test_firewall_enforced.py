@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from platform_lab import ROOT, Run, lab_down, lab_up, playbook, ssh, write_inventory
+
+from support.lab import ROOT, Run, lab_down, lab_up, playbook, ssh, write_inventory
 
 pytestmark = pytest.mark.lab
 

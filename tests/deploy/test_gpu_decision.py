@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from platform_lab import ROOT, Run, lab_down, lab_up, playbook, ssh, write_inventory
+
+from support.lab import ROOT, Run, lab_down, lab_up, playbook, ssh, write_inventory
 
 pytestmark = pytest.mark.lab
 

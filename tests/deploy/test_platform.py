@@ -18,7 +18,8 @@ import psycopg2
 import pytest
 import redis
 from kombu import Connection
-from platform_lab import ROOT, Run, lab_down, lab_up, playbook, ssh, write_inventory
+
+from support.lab import ROOT, Run, lab_down, lab_up, playbook, ssh, write_inventory
 
 pytestmark = pytest.mark.lab
 

@@ -6,39 +6,20 @@ beside other lab users; needs root, like the lab.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support.lab import lab_list, lab_playbook, ssh
+
 pytestmark = pytest.mark.lab
 
-LAB = Path(__file__).resolve().parents[2] / "ansible" / "lab"
 NAMES = ["t-lab1", "t-lab2"]
-SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]  # fmt: skip
-
-
-def playbook(name: str, hosts: list[str]) -> dict:
-    """Run a lab playbook; return its stats for localhost (ok, changed, failures)."""
-    ansible_playbook = str(Path(sys.executable).parent / "ansible-playbook")
-    done = subprocess.run(
-        [ansible_playbook, str(LAB / name), "-e", json.dumps({"lab_hosts": hosts})],
-        capture_output=True, text=True, timeout=600,
-        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads(done.stdout)["stats"]["localhost"]
-
-
-def lab_list() -> dict:
-    return json.loads(command(sys.executable, str(LAB / "lab.py"), "list"))
 
 
 def nspawn_pids(name: str) -> list[int]:
@@ -68,17 +49,10 @@ def lab() -> Iterator[dict[str, str]]:
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
     try:
-        playbook("up.yml", NAMES)
+        lab_playbook("up.yml", NAMES)
         yield {h["name"]: h["address"] for h in lab_list()["hosts"] if h["name"] in NAMES}
     finally:
-        playbook("down.yml", NAMES)
-
-
-def ssh(address: str, cmd: str, user: str = "admin") -> subprocess.CompletedProcess[str]:
-    key = lab_list()["key"]
-    return subprocess.run(
-        ["ssh", *SSH_OPTS, "-i", key, f"{user}@{address}", cmd], capture_output=True, text=True, timeout=300
-    )
+        lab_playbook("down.yml", NAMES)
 
 
 def test_hosts_get_addresses_in_the_lab_subnet(lab: dict[str, str]) -> None:
@@ -89,23 +63,23 @@ def test_hosts_get_addresses_in_the_lab_subnet(lab: dict[str, str]) -> None:
 
 def test_ssh_as_admin_with_sudo_and_as_root(lab: dict[str, str]) -> None:
     for address in lab.values():
-        assert ssh(address, "id -un").stdout.strip() == "admin"
-        assert ssh(address, "sudo -n id -u").stdout.strip() == "0"
+        assert ssh(address, "id -un", user="admin").stdout.strip() == "admin"
+        assert ssh(address, "sudo -n id -u", user="admin").stdout.strip() == "0"
         assert ssh(address, "id -un", user="root").stdout.strip() == "root"
 
 
 def test_systemd_is_running(lab: dict[str, str]) -> None:
     for name, address in lab.items():
-        assert ssh(address, "hostname").stdout.strip() == name
-        assert ssh(address, "systemctl is-system-running").stdout.strip() == "running"
+        assert ssh(address, "hostname", user="admin").stdout.strip() == name
+        assert ssh(address, "systemctl is-system-running", user="admin").stdout.strip() == "running"
 
 
 def test_apt_installs_a_package(lab: dict[str, str]) -> None:
     address = lab["t-lab1"]
-    assert ssh(address, "command -v tree").returncode != 0
-    install = ssh(address, "sudo apt-get update -q && sudo apt-get install -y -q tree")
+    assert ssh(address, "command -v tree", user="admin").returncode != 0
+    install = ssh(address, "sudo apt-get update -q && sudo apt-get install -y -q tree", user="admin")
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
-    assert ssh(address, "tree -L 1 /etc/ssh").stdout.startswith("/etc/ssh")
+    assert ssh(address, "tree -L 1 /etc/ssh", user="admin").stdout.startswith("/etc/ssh")
 
 
 def test_hosts_reach_each_other_by_name_and_address(lab: dict[str, str]) -> None:
@@ -113,14 +87,16 @@ def test_hosts_reach_each_other_by_name_and_address(lab: dict[str, str]) -> None
         for peer, peer_address in lab.items():
             if peer == name:
                 continue
-            assert ssh(address, f"getent hosts {peer}").stdout.split()[0] == peer_address
+            assert ssh(address, f"getent hosts {peer}", user="admin").stdout.split()[0] == peer_address
             for target in (peer, peer_address):
-                assert ssh(address, f"timeout 3 bash -c '</dev/tcp/{target}/22'").returncode == 0, target
+                assert (
+                    ssh(address, f"timeout 3 bash -c '</dev/tcp/{target}/22'", user="admin").returncode == 0
+                ), target
 
 
 def test_up_again_keeps_the_hosts(lab: dict[str, str]) -> None:
     before = {name: nspawn_pids(name) for name in NAMES}
-    assert playbook("up.yml", NAMES)["changed"] == 0
+    assert lab_playbook("up.yml", NAMES)["changed"] == 0
     assert {name: nspawn_pids(name) for name in NAMES} == before
 
 
@@ -130,9 +106,9 @@ def test_up_recreates_a_dead_host(lab: dict[str, str]) -> None:
     deadline = time.monotonic() + 10
     while nspawn_pids("t-lab2") and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert playbook("up.yml", NAMES)["changed"] == 1
+    assert lab_playbook("up.yml", NAMES)["changed"] == 1
     assert nspawn_pids("t-lab2") not in ([], [dead])
-    assert ssh(lab["t-lab2"], "systemctl is-system-running").stdout.strip() == "running"
+    assert ssh(lab["t-lab2"], "systemctl is-system-running", user="admin").stdout.strip() == "running"
 
 
 def test_down_leaves_nothing_behind(lab: dict[str, str]) -> None:
@@ -141,7 +117,7 @@ def test_down_leaves_nothing_behind(lab: dict[str, str]) -> None:
     assert all(name in netns for name in NAMES)  # so that the checks below can fail
     assert all(veth in command("ip", "-o", "link") for veth in veths)
 
-    assert playbook("down.yml", NAMES)["changed"] == 1
+    assert lab_playbook("down.yml", NAMES)["changed"] == 1
     assert not [name for name in NAMES if name in command("ip", "netns", "list")]
     assert not [veth for veth in veths if veth in command("ip", "-o", "link")]
     assert not [name for name in NAMES if nspawn_pids(name)]
@@ -150,4 +126,4 @@ def test_down_leaves_nothing_behind(lab: dict[str, str]) -> None:
         assert "semantik_lab" not in command("nft", "list", "tables")
         assert "semlab0" not in command("ip", "-o", "link")
         assert lab_mounts() == []
-    assert playbook("down.yml", NAMES)["changed"] == 0
+    assert lab_playbook("down.yml", NAMES)["changed"] == 0

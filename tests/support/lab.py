@@ -1,4 +1,5 @@
-"""Helpers of the platform roles' lab tests: lab hosts of their own, an inventory, playbook runs.
+"""Helpers of the tests on lab hosts of their own (the lab's, the platform roles'): the hosts, an
+inventory, playbook runs, ssh.
 
 The hosts come from ansible/lab (up.yml/down.yml, like `make lab-up`), under names no one else
 uses, and are always removed afterwards. Playbooks run with the project's ansible.cfg (repo root).
@@ -50,20 +51,29 @@ class Run:
         return names
 
 
-def lab_playbook(name: str, hosts: list[str]) -> None:
+def lab_playbook(name: str, hosts: list[str]) -> dict[str, int]:
+    """Run a lab playbook (up.yml, down.yml) for these hosts; its stats (ok, changed, failures)."""
     done = subprocess.run(
         [str(BIN / "ansible-playbook"), str(LAB / name), "-e", json.dumps({"lab_hosts": hosts})],
         capture_output=True, text=True, timeout=900, cwd=ROOT,
+        env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"},
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(done.stdout)["stats"]["localhost"]
+
+
+def lab_list() -> dict:
+    """`lab.py list`: every lab host (anyone's), the key, the shared inventory."""
+    listing = subprocess.run(
+        [sys.executable, str(LAB / "lab.py"), "list"], capture_output=True, text=True, check=True
+    )
+    return json.loads(listing.stdout)
 
 
 def lab_up(names: list[str]) -> dict[str, str]:
     """Bring these hosts up; name -> address."""
     lab_playbook("up.yml", names)
-    listing = json.loads(subprocess.run([sys.executable, str(LAB / "lab.py"), "list"],
-                                        capture_output=True, text=True, check=True).stdout)  # fmt: skip
-    return {h["name"]: h["address"] for h in listing["hosts"] if h["name"] in names}
+    return {h["name"]: h["address"] for h in lab_list()["hosts"] if h["name"] in names}
 
 
 def lab_down(names: list[str]) -> None:
