@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.servers import Postgres, Redis, free_port, stop_process, wait_for_port
+from support.servers import Postgres, Redis
 
 TOOL_PATH = Path(__file__).parents[2] / "roles/backup/files/semantik_backup.py"
 spec = importlib.util.spec_from_file_location("semantik_backup", TOOL_PATH)
@@ -87,20 +87,14 @@ def test_redis_rdb_comes_from_a_new_bgsave_and_restores_into_an_aof_server(
     data = tmp_path / "restored"
     data.mkdir()
     tool.restore_redis(rdb, data, aof=True)
-    port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", ""]
-        + ["--appendonly", "yes", "--requirepass", redis_server.password],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = Redis(data, password=redis_server.password, appendonly=True).start()
     try:
-        wait_for_port(port)
+        port = server.port
         assert tool.redis_cli("127.0.0.1", port, "GET", "backup:key") == "kept"
         assert tool.redis_cli("127.0.0.1", port, "LLEN", "backup:queue") == "3"
         tool.redis_cli("127.0.0.1", port, "SET", "after", "restore")  # the AOF goes on from there
     finally:
-        stop_process(server)
+        server.stop()
     assert (data / "appendonlydir/appendonly.aof.1.incr.aof").read_bytes().count(b"after") == 1
 
 

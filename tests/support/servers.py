@@ -186,6 +186,8 @@ class Redis:
     process: subprocess.Popen[bytes] | None = None
     # (certificate, key, CA): `port` speaks TLS only and no plaintext port is open, as in production.
     tls: tuple[Path, Path, Path] | None = None
+    # As deployed (roles/redis): the AOF is the data, and a dump.rdb beside it is ignored.
+    appendonly: bool = False
 
     @property
     def url(self) -> str:
@@ -217,7 +219,7 @@ class Redis:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.appendonly else "no",
                 "--daemonize",
                 "no",
             ],
