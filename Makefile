@@ -20,11 +20,13 @@ $(VENV)/.installed: pyproject.toml
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet $(foreach d,$(PIP_FIND_LINKS),--find-links $(d)) -e '.[dev]'
 	touch $@
 
-## lint: ruff (code and format), yamllint, ansible-lint (production profile)
+## lint: ruff (code and format), mypy (pyproject.toml: strict on semantik.shared), yamllint, ansible-lint
+##       (production profile)
 PY_SOURCES := app alembic tests bench ansible roles molecule
 lint: dev
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/mypy
 	$(BIN)/yamllint -s .
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint -q
 

@@ -283,9 +283,9 @@ def _tls_problems(settings: Settings, modes: tuple[str, ...]) -> list[str]:
     found = []
     files = ["TLS_CA_FILE"]
     for mode in modes:
-        cert, key = TLS_PAIRS.get(mode, (None, None))
-        if cert is None:
+        if mode not in TLS_PAIRS:
             continue
+        cert, key = TLS_PAIRS[mode]
         files += [cert, key]
         if bool(getattr(settings, cert.lower())) != bool(getattr(settings, key.lower())):
             found.append(f"{cert}/{key}: set both to serve {mode} over TLS, or neither")

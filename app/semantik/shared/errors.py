@@ -40,6 +40,7 @@ class ServiceUnavailableError(SemantikError):
 
 class TooManyRequestsError(SemantikError):
     status_code = 429
+    retry_after: int  # always known here (set by __init__)
 
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)

@@ -44,4 +44,5 @@ def client() -> Celery:
 
 def enqueue(task_name: str, *args: object) -> str:
     """Send a task by name; returns its id. Raises on an unreachable broker."""
-    return client().send_task(task_name, args=list(args), retry=False).id
+    task_id: str = client().send_task(task_name, args=list(args), retry=False).id  # celery is untyped
+    return task_id

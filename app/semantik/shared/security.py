@@ -7,9 +7,10 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from pwdlib import PasswordHash
@@ -19,6 +20,7 @@ from semantik.shared.errors import ServiceUnavailableError
 _passwords = PasswordHash.recommended()
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "smtk_"
+T = TypeVar("T")
 # How long a login waits for a free hashing slot before it is told to come back.
 HASH_SLOT_WAIT_SECONDS = 10.0
 
@@ -32,7 +34,7 @@ def set_hash_concurrency(slots: int) -> None:
     _hash_slots = threading.BoundedSemaphore(slots)
 
 
-def _hashing(work, *args: str):
+def _hashing(work: Callable[..., T], *args: str) -> T:
     slots = _hash_slots
     if not slots.acquire(timeout=HASH_SLOT_WAIT_SECONDS):
         raise ServiceUnavailableError("Too many logins at once; try again in a few seconds")

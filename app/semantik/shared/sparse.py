@@ -12,14 +12,17 @@ no vocabulary is kept. The code tokenizer keeps an identifier whole besides its 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as SchemaError
 
 from semantik.shared.errors import ValidationError
 
-PLUGIN_ID = "bm25-local"  # Semantik's name for its local BM25 indexer
+if TYPE_CHECKING:
+    import qdrant_edge as qe
+
+PLUGIN_ID: Final = "bm25-local"  # Semantik's name for its local BM25 indexer
 VECTOR_NAME = "bm25"  # the sparse vector's name in the vector store
 DEFAULT_K1, DEFAULT_B = 1.2, 0.75  # Qdrant's BM25 defaults
 
@@ -70,14 +73,21 @@ def parameters(config: dict[str, Any] | None) -> tuple[float, float] | None:
     return params.k1, params.b
 
 
+class SparseVectorDict(TypedDict):
+    indices: list[int]
+    values: list[float]
+
+
 @lru_cache(maxsize=8)
-def _encoder(k1: float, b: float) -> Any:
+def _encoder(k1: float, b: float) -> qe.Bm25:
     import qdrant_edge as qe  # the Rust encoder; only the processes that encode load it
 
     return qe.Bm25(qe.Bm25Config(k=k1, b=b, tokenizer=qe.TokenizerType.Code))
 
 
-def encode_documents(texts: list[str], k1: float = DEFAULT_K1, b: float = DEFAULT_B) -> list[dict[str, list]]:
+def encode_documents(
+    texts: list[str], k1: float = DEFAULT_K1, b: float = DEFAULT_B
+) -> list[SparseVectorDict]:
     """One ``{"indices", "values"}`` per text, as vecpipe's /upsert takes it."""
     encoder = _encoder(k1, b)
     vectors = [encoder.embed_document(text) for text in texts]

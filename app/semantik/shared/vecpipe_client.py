@@ -63,27 +63,33 @@ class VecpipeClient:
             raise ServiceUnavailableError(f"vecpipe answered {status}: {_detail(content)}")
         return _decode(content) if content else None
 
+    # _call's answer is vecpipe's JSON, typed by the routes' response models: each method names its shape.
     def health(self) -> dict[str, Any]:
-        return self._call("GET", "/health")
+        answer: dict[str, Any] = self._call("GET", "/health")
+        return answer
 
     def search(self, collection: str, query: str, k: int, **options: Any) -> dict[str, Any]:
-        return self._call(
+        answer: dict[str, Any] = self._call(
             "POST", "/search", json={"collection": collection, "query": query, "k": k, **options}
         )
+        return answer
 
     def create_collection(self, name: str, *, sparse_index: bool = False) -> dict[str, Any]:
         body = {"name": name, "sparse_index": True} if sparse_index else {"name": name}
-        return self._call("POST", "/collections", json=body)
+        answer: dict[str, Any] = self._call("POST", "/collections", json=body)
+        return answer
 
     def delete_collection(self, name: str) -> None:
         self._call("DELETE", f"/collections/{name}")
 
     def collection_info(self, name: str) -> dict[str, Any]:
-        return self._call("GET", f"/collections/{name}")
+        answer: dict[str, Any] = self._call("GET", f"/collections/{name}")
+        return answer
 
     def embed(self, texts: list[str], *, mode: str = "document", batch_size: int = 32) -> list[list[float]]:
         answer = self._call("POST", "/embed", json={"texts": texts, "mode": mode, "batch_size": batch_size})
-        return answer["embeddings"]
+        embeddings: list[list[float]] = answer["embeddings"]
+        return embeddings
 
     def upsert(self, collection: str, points: list[dict[str, Any]], *, wait: bool = True) -> int:
         answer = self._call(
@@ -98,7 +104,8 @@ class VecpipeClient:
             "/points/chunks",
             json={"collection_name": collection, "doc_id": doc_id, "chunk_indexes": indexes},
         )
-        return answer["chunks"]
+        chunks: list[dict[str, Any]] = answer["chunks"]
+        return chunks
 
     def delete_points(self, collection: str, doc_ids: list[str]) -> None:
         self._call("POST", "/points/delete", json={"collection_name": collection, "doc_ids": doc_ids})
@@ -162,9 +169,10 @@ class _Connections:
         self._invalid: str | None = None
         try:
             parts = urlsplit(url)
-            self._host, self._port = parts.hostname, parts.port
+            # "" for no host, like None before: _invalid names it and no connection is opened.
+            self._host, self._port = parts.hostname or "", parts.port
         except ValueError as error:
-            parts, self._host, self._port = urlsplit(""), None, None
+            parts, self._host, self._port = urlsplit(""), "", None
             self._invalid = f"{url!r}: {error}"
         if not self._invalid and (parts.scheme not in ("http", "https") or not self._host):
             self._invalid = f"{url!r} is not an http:// or https:// URL"

@@ -10,6 +10,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
+from typing import TypedDict
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,6 +26,15 @@ from semantik.vecpipe.store.base import VectorStore
 
 log = logging.getLogger(__name__)
 SD_LISTEN_FDS_START = 3  # the first socket systemd passes (sd_listen_fds(3))
+
+
+class _ServerOptions(TypedDict, total=False):
+    """What serve() gives uvicorn.run and uvicorn.Config alike, typed as uvicorn types them."""
+
+    log_level: str
+    timeout_graceful_shutdown: int
+    ssl_certfile: str
+    ssl_keyfile: str
 
 
 def systemd_socket(
@@ -110,10 +120,14 @@ def serve(settings: Settings) -> None:
             raise
         raise ConfigError([f"vecpipe cannot start: {error}"]) from error
     scheme = "https" if settings.vecpipe_tls_cert else "http"
-    tls = {}
+    options: _ServerOptions = {
+        "log_level": "info",
+        # uvicorn annotates it int but only hands it to asyncio.wait_for, which takes a float.
+        "timeout_graceful_shutdown": settings.vecpipe_stop_grace,  # type: ignore[typeddict-item]
+    }
     if settings.vecpipe_tls_cert and settings.vecpipe_tls_key:  # problems() refuses half a pair
-        tls = {"ssl_certfile": str(settings.vecpipe_tls_cert), "ssl_keyfile": str(settings.vecpipe_tls_key)}
-    options = {"log_level": "info", "timeout_graceful_shutdown": settings.vecpipe_stop_grace, **tls}
+        options["ssl_certfile"] = str(settings.vecpipe_tls_cert)
+        options["ssl_keyfile"] = str(settings.vecpipe_tls_key)
     if inherited is None:
         log.info("vecpipe listening on %s://%s:%d", scheme, settings.vecpipe_host, settings.vecpipe_port)
         uvicorn.run(app, host=settings.vecpipe_host, port=settings.vecpipe_port, **options)

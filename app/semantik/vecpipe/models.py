@@ -19,6 +19,8 @@ from semantik.shared.config import Quantization, Settings
 from semantik.vecpipe.memory import return_free_heap
 
 if TYPE_CHECKING:  # torch is imported only when a real model is loaded, never in mock mode
+    from sentence_transformers import SentenceTransformer
+
     from semantik.vecpipe.quantization import LoadPlan
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,7 @@ class SentenceTransformerEmbedder:
             effective_dtype=plan.effective_dtype,
             method=plan.method,
             dimension=_dimension(self._model),
-            max_tokens=int(self._model.get_max_seq_length()),
+            max_tokens=_max_tokens(self._model),
             fallback=plan.fallback,
             parameter_dtypes=tuple(quant.parameter_dtypes(self._model)),
             quantized_layers=quant.quantized_layer_count(self._model),
@@ -128,7 +130,7 @@ class SentenceTransformerEmbedder:
         )
 
     @property
-    def model(self) -> object:
+    def model(self) -> SentenceTransformer:
         """The loaded SentenceTransformer (tests and the benchmark inspect it)."""
         return self._model
 
@@ -164,11 +166,20 @@ class SentenceTransformerEmbedder:
         return sum(1 for ids in lengths if len(ids) > limit)
 
 
-def _dimension(model: object) -> int:
-    return int(model.get_embedding_dimension())
+# sentence-transformers types both as optional (a module may not say); the models vecpipe loads say.
+def _dimension(model: SentenceTransformer) -> int:
+    dimension = model.get_embedding_dimension()
+    assert dimension is not None
+    return int(dimension)
 
 
-def _load(name: str, plan: LoadPlan) -> object:
+def _max_tokens(model: SentenceTransformer) -> int:
+    limit = model.get_max_seq_length()
+    assert limit is not None
+    return int(limit)
+
+
+def _load(name: str, plan: LoadPlan) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from semantik.shared import sparse
 from semantik.shared.config import Settings
@@ -155,4 +156,4 @@ def remove_documents(claim: Claim, vectors: VectorWriter, vector_store_name: str
     for batch in _batches(doc_ids, REMOVE_BATCH):
         mark_in_flight(claim, vector_store_name, batch)
         vectors.delete_points(vector_store_name, batch)
-        commit_progress(claim, lambda session, batch=batch: records.delete_documents(session, batch))
+        commit_progress(claim, partial(records.delete_documents, doc_ids=batch))

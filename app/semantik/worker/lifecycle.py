@@ -131,7 +131,8 @@ def complete(claim: Claim, apply: Apply | None = None) -> None:
             status = operation.status
         else:
             status = None
-            collection = session.get(Collection, claim.collection_id)
+            # The locked operation's collection exists: deleting it deletes the operation (ON DELETE CASCADE).
+            collection = session.get_one(Collection, claim.collection_id)
             if apply is not None:
                 apply(session, collection)
             operation.status = OperationStatus.COMPLETED

@@ -112,7 +112,7 @@ def start_due_syncs(at: datetime | None = None) -> list[str]:
     started = []
     for collection_id in _due_collections(at):
         with session_scope() as session:
-            collection = session.get(Collection, collection_id, with_for_update=True)
+            collection = session.get_one(Collection, collection_id, with_for_update=True)
             if collection.status is not CollectionStatus.READY or operations.active_for(
                 session, collection.id
             ):
@@ -121,7 +121,7 @@ def start_due_syncs(at: datetime | None = None) -> list[str]:
             collection.sync_last_run_started_at = at
             collection.sync_last_run_status = "running"
             collection.sync_next_run_at = at + timedelta(minutes=collection.sync_interval_minutes or 15)
-            owner = session.get(User, collection.owner_id)
+            owner = session.get_one(User, collection.owner_id)
             try:
                 operation = operations.start(session, collection, owner, OperationType.SYNC, {})
             except SemantikError as error:  # start() already put the collection back

@@ -173,7 +173,7 @@ def time_limit(seconds: float | None) -> Iterator[Deadline]:
             raise _Expired
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, limit)  # == seconds, which is set when interrupting
     try:
         try:
             yield deadline

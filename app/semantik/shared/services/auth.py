@@ -8,6 +8,7 @@ whole family: its refresh tokens in the database, its access tokens through Auth
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -23,16 +24,34 @@ WRONG_CREDENTIALS = "Incorrect username or password"
 REGISTRATION_CLOSED = "Self-registration is closed: an administrator creates accounts"
 
 
-def register(session: Session, settings: Settings, **fields: str | None) -> User:
+class _Identity(TypedDict):
+    """Who a token names: the same for the access and the refresh token of one issue."""
+
+    user_id: int
+    username: str
+    family: str
+
+
+def register(
+    session: Session,
+    settings: Settings,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    full_name: str | None = None,
+) -> User:
     """Self-registration, where ALLOW_REGISTRATION opens it; never an administrator."""
     if not settings.allow_registration:
         raise AccessDeniedError(REGISTRATION_CLOSED)
-    return users.create(session, **fields, is_superuser=False)
+    return users.create(
+        session, username=username, email=email, password=password, full_name=full_name, is_superuser=False
+    )
 
 
 def issue_tokens(session: Session, settings: Settings, user: User, family: str) -> dict[str, str]:
     secret = settings.jwt_secret_key or ""
-    identity = {"user_id": user.id, "username": user.username, "family": family}
+    identity: _Identity = {"user_id": user.id, "username": user.username, "family": family}
     access = security.create_token(
         secret, kind="access", ttl=timedelta(minutes=settings.access_token_expire_minutes), **identity
     )
@@ -167,7 +186,7 @@ def user_from_access_token(
     """
     claims = security.decode_token(settings.jwt_secret_key or "", token, kind)
     family = claims.get("fam") if claims else None
-    if not family or state.is_revoked(family):
+    if claims is None or not family or state.is_revoked(family):
         raise AuthenticationError("Invalid authentication credentials")
     user = session.get(User, claims["user_id"])
     if user is None or user.username != claims["sub"]:

@@ -71,7 +71,11 @@ class AuthState:
     def attempt_succeeded(self, username: str, address: str) -> None:
         account, client = self._keys(username, address)
         try:
-            self.client.pipeline().delete(account).eval(_GIVE_BACK, 1, client).execute()
+            # A statement per command: redis-py types a pipeline's commands as returning results, not itself.
+            pipe = self.client.pipeline()
+            pipe.delete(account)
+            pipe.eval(_GIVE_BACK, 1, client)
+            pipe.execute()
         except redis.RedisError as error:
             raise _unavailable(error) from None
 

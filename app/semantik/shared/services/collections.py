@@ -24,6 +24,7 @@ from semantik.shared.models import (
     Document,
     DocumentStatus,
     Operation,
+    OperationStatus,
     OperationType,
     User,
     new_uuid,
@@ -193,7 +194,7 @@ def remove_source(session: Session, user: User, collection_id: str, source_path:
     )
 
 
-def chunking_settings(collection: Collection, overrides: dict) -> tuple[int, int]:
+def chunking_settings(collection: Collection, overrides: dict[str, Any]) -> tuple[int, int]:
     """Chunk size and overlap for the new build: the collection's, with valid overrides applied."""
     chosen = {"chunk_size": collection.chunk_size, "chunk_overlap": collection.chunk_overlap}
     for name, (low, high) in CHUNK_LIMITS.items():
@@ -206,7 +207,7 @@ def chunking_settings(collection: Collection, overrides: dict) -> tuple[int, int
     return chosen["chunk_size"], chosen["chunk_overlap"]
 
 
-def sparse_settings(collection: Collection, overrides: dict) -> dict[str, Any] | None:
+def sparse_settings(collection: Collection, overrides: dict[str, Any]) -> dict[str, Any] | None:
     """The new build's sparse index: the override's when given (null or disabled: none), else the
     collection's. A reindex is how an existing collection gains (or drops) its sparse index."""
     if "sparse_index_config" in overrides:
@@ -223,14 +224,22 @@ def reindex(session: Session, user: User, collection_id: str, overrides: dict[st
     return operations.start(session, collection, user, OperationType.REINDEX, overrides)
 
 
-def sources(session: Session, collection: Collection, offset: int, limit: int) -> tuple[list, int]:
+def sources(
+    session: Session, collection: Collection, offset: int, limit: int
+) -> tuple[list[CollectionSource], int]:
     query = select(CollectionSource).where(CollectionSource.collection_id == collection.id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     return list(session.scalars(query.order_by(CollectionSource.id).offset(offset).limit(limit))), total
 
 
 def collection_operations(
-    session: Session, collection: Collection, *, statuses: list, kind: Any, page: int, per_page: int
+    session: Session,
+    collection: Collection,
+    *,
+    statuses: list[OperationStatus],
+    kind: OperationType | None,
+    page: int,
+    per_page: int,
 ) -> list[Operation]:
     query = select(Operation).where(Operation.collection_id == collection.id)
     if statuses:

@@ -26,6 +26,8 @@ DEFAULT_SEARCH_MODE = "hybrid"
 POOL_THREADS = 40  # shared by the multi-collection searches of this process
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+# One collection's answer: its hits and vecpipe's warnings about them.
+Hits = tuple[list[dict[str, Any]], list[str]]
 
 
 @dataclass
@@ -71,9 +73,7 @@ def resolve_mode(requested: str | None, targets: list[Collection]) -> tuple[str,
     return requested, []
 
 
-def _one(
-    client: VecpipeClient, collection: Collection, request: SearchRequest, mode: str
-) -> tuple[list[dict[str, Any]], list[str]]:
+def _one(client: VecpipeClient, collection: Collection, request: SearchRequest, mode: str) -> Hits:
     """The collection's hits and vecpipe's warnings about them."""
     if collection.status not in SEARCHABLE:
         raise SemantikError(f"Collection is {collection.status.value}, not ready for search")
@@ -114,7 +114,7 @@ def _result(hit: dict[str, Any], collection: Collection) -> dict[str, Any]:
 
 def _attempt(
     client: VecpipeClient, collection: Collection, request: SearchRequest, mode: str
-) -> tuple | Exception:
+) -> Hits | Exception:
     """The hits and warnings of one collection, or the error it failed with (settled by the caller)."""
     try:
         return _one(client, collection, request, mode)
@@ -132,7 +132,9 @@ def _shared_pool() -> ThreadPoolExecutor:
         return _pool
 
 
-def _search_all(client: VecpipeClient, targets: list[Collection], request: SearchRequest, mode: str) -> list:
+def _search_all(
+    client: VecpipeClient, targets: list[Collection], request: SearchRequest, mode: str
+) -> list[Hits | Exception]:
     """One answer per target, in order: a single target in the calling thread, several in parallel."""
     if len(targets) == 1:
         return [_attempt(client, targets[0], request, mode)]

@@ -29,6 +29,11 @@ FilterValue = str | int | bool | list[str] | list[int]
 Filters = dict[str, FilterValue]
 
 
+def plain_id(point_id: object) -> PointId:
+    """A point id as Semantik keeps it: the engines' UUID objects become their string."""
+    return point_id if isinstance(point_id, int) else str(point_id)
+
+
 class CollectionNotFoundError(EntityNotFoundError):
     def __init__(self, name: str):
         super().__init__("Collection", name)

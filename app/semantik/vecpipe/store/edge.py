@@ -48,6 +48,7 @@ from semantik.vecpipe.store.base import (
     check_snapshot_name,
     fused_hits,
     hybrid_candidates,
+    plain_id,
 )
 from semantik.vecpipe.store.shards import (
     Collection,
@@ -55,7 +56,6 @@ from semantik.vecpipe.store.shards import (
     engine_filter,
     finish_interrupted_changes,
     open_shard,
-    plain_id,
 )
 
 log = logging.getLogger(__name__)
@@ -73,24 +73,37 @@ def _engine_point(collection: Collection, point: StoredPoint) -> qe.Point:
         return qe.Point(id=point.id, vector=point.vector, payload=point.payload)
     if not collection.sparse_vectors:
         raise NoSparseIndexError(collection.name, "a point with a sparse vector")
-    vectors = {"": point.vector, VECTOR_NAME: qe.SparseVector(point.sparse.indices, point.sparse.values)}
+    vectors: dict[str, qe.NamedVector] = {
+        "": point.vector,
+        VECTOR_NAME: qe.SparseVector(point.sparse.indices, point.sparse.values),
+    }
     return qe.Point(id=point.id, vector=vectors, payload=point.payload)
 
 
-def _engine_query(query: VectorQuery, limit: int, condition: qe.Filter | None, threshold: float | None):
+def _engine_query(
+    query: VectorQuery, limit: int, condition: qe.Filter | None, threshold: float | None
+) -> qe.QueryRequest:
     """The engine's request for each mode; hybrid is Qdrant's prefetch of both lists fused by RRF."""
     sparse = qe.SparseVector(query.sparse.indices, query.sparse.values) if query.sparse else None
+    scoring: qe.ScoringQueryType
+    prefetches: list[qe.Prefetch] | None = None
+    # VectorQuery.mode follows from which vectors are set; the asserts tell the type checker which.
     if query.mode == "dense":
-        scoring, prefetches = qe.Query.Nearest(query.dense), None
+        assert query.dense is not None
+        scoring = qe.Query.Nearest(query.dense)
     elif query.mode == "sparse":
-        scoring, prefetches = qe.Query.Nearest(sparse, using=VECTOR_NAME), None
+        assert sparse is not None
+        scoring = qe.Query.Nearest(sparse, using=VECTOR_NAME)
     else:
+        assert query.dense is not None and sparse is not None
         candidates = hybrid_candidates(limit)
         prefetches = [
             qe.Prefetch(candidates, query=qe.Query.Nearest(query.dense), filter=condition),
             qe.Prefetch(candidates, query=qe.Query.Nearest(sparse, using=VECTOR_NAME), filter=condition),
         ]
-        scoring, threshold = qe.Fusion.Rrf(k=query.rrf_k), None  # the threshold applies once scaled
+        # Fusion.Rrf subclasses Fusion at run time; qdrant-edge-py 0.9.0's stub nests it without that base.
+        scoring = qe.Fusion.Rrf(k=query.rrf_k)  # type: ignore[assignment]
+        threshold = None  # the threshold applies once scaled
     return qe.QueryRequest(
         limit=limit,
         query=scoring,

@@ -40,6 +40,7 @@ from semantik.vecpipe.store.base import (
     check_snapshot_name,
     fused_hits,
     hybrid_candidates,
+    plain_id,
 )
 
 TIMEOUT_SECONDS = 30
@@ -57,6 +58,7 @@ def build_filter(filters: Filters | None) -> models.Filter | None:
 
 def dense_params(info: models.CollectionInfo) -> models.VectorParams:
     vectors = info.config.params.vectors
+    assert vectors is not None  # every collection vecpipe creates has its dense vector
     return vectors if isinstance(vectors, models.VectorParams) else vectors[""]
 
 
@@ -265,13 +267,17 @@ class ServerStore(VectorStore):
                 score_threshold=None if hybrid else score_threshold,  # hybrid's applies once scaled
                 with_payload=True,
             )
-        hits = [Hit(id=point.id, score=point.score, payload=point.payload or {}) for point in answer.points]
+        hits = [
+            Hit(id=plain_id(point.id), score=point.score, payload=point.payload or {})
+            for point in answer.points
+        ]
         return fused_hits(hits, query.rrf_k, score_threshold) if hybrid else hits
 
     def create_snapshot(self, name: str) -> SnapshotInfo:
         check_collection_name(name)
         with self._errors("create a snapshot", name):
             made = self._client.create_snapshot(name, wait=True)
+        assert made is not None  # None only without wait
         return SnapshotInfo(made.name, made.size, made.creation_time, made.checksum)
 
     def list_snapshots(self, name: str) -> list[SnapshotInfo]:

@@ -49,7 +49,7 @@ def layout_of(path: Path) -> tuple[int, list[str]]:
 def engine_filter(filters: Filters | None) -> qe.Filter | None:
     if not filters:
         return None
-    conditions = [
+    conditions: list[qe.ConditionType] = [
         qe.FieldCondition(
             key=key, match=qe.MatchAny(value) if isinstance(value, list) else qe.MatchValue(value)
         )
@@ -77,10 +77,6 @@ class Collection:
         self.shard = open_shard(self.path)
         self.vector_size, self.sparse_vectors = layout_of(self.path)
         self.closed = False
-
-
-def plain_id(point_id: object) -> int | str:
-    return point_id if isinstance(point_id, int) else str(point_id)
 
 
 def finish_interrupted_changes(shards_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import ValidationError as SchemaError
+from pydantic_core import ErrorDetails
 
 PLAIN = {
     "int_parsing": "Enter a whole number.",
@@ -12,7 +13,7 @@ PLAIN = {
 }
 
 
-def _words(item: dict) -> str:
+def _words(item: ErrorDetails) -> str:
     shortest = (item.get("ctx") or {}).get("min_length", 1)
     if item["type"] == "string_too_short" and shortest > 1:
         return f"Use at least {shortest} characters."

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Annotated
+from typing import Annotated, TypedDict
 from urllib.parse import parse_qs
 
 from fastapi import Depends, Request
@@ -27,7 +27,15 @@ from semantik.webui.api.deps import AuthStateDep, SessionDep, SettingsDep
 
 SESSION_COOKIE = "semantik_session"
 SIGN_IN_COOKIE = "semantik_sign_in"
-COOKIE = {"httponly": True, "secure": True, "path": "/"}
+
+
+class _CookieOptions(TypedDict):
+    httponly: bool
+    secure: bool
+    path: str
+
+
+COOKIE: _CookieOptions = {"httponly": True, "secure": True, "path": "/"}
 FORM_BYTES = 64 * 1024
 
 

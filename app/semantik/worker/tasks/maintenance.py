@@ -27,6 +27,7 @@ def sync_due_sources() -> list[str]:
 
 @app.task(name="semantik.maintenance.delete_old_results")
 def delete_old_results() -> int:
+    assert settings.redis_url is not None  # this task came through the broker at REDIS_URL
     client = redis.Redis.from_url(settings.redis_url, **settings.redis_tls())
     try:
         return maintenance.delete_old_results(client, settings.task_result_retention_hours)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -12,7 +13,7 @@ from semantik.vecpipe.api.deps import EmbedderDep, StoreDep, check_model_matches
 from semantik.vecpipe.api.routes.embed import truncation_warning
 from semantik.vecpipe.models import Embedder
 from semantik.vecpipe.schemas import SearchHit, SearchRequest, SearchResponse
-from semantik.vecpipe.store.base import Hit, SparseVector, VectorQuery, VectorStore
+from semantik.vecpipe.store.base import Filters, Hit, SparseVector, VectorQuery, VectorStore
 
 router = APIRouter(tags=["search"])
 NO_RERANKER = "use_reranker: no reranker is configured in vecpipe; results are in vector-score order"
@@ -72,7 +73,9 @@ def _search(body: SearchRequest, embedder: Embedder, store: VectorStore) -> Sear
         warnings += [] if sparse_query.indices else [NO_TERMS]
     encoded = time.perf_counter()
     query = VectorQuery(dense=dense, sparse=sparse_query, rrf_k=body.rrf_k)
-    hits = store.search(body.collection, query, body.k, body.filters, body.score_threshold)
+    # SearchRequest's validator has made a bare list of ids {"doc_id": [...]}: a dict or None is left.
+    filters = cast("Filters | None", body.filters)
+    hits = store.search(body.collection, query, body.k, filters, body.score_threshold)
     finished = time.perf_counter()
     results = [to_result(hit, body.include_content) for hit in hits]
     return SearchResponse(
