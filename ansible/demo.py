@@ -39,12 +39,26 @@ class Client:
     def __init__(self, url: str, cafile: str | None):
         self.url = url.rstrip("/")
         self.token: str | None = None
+        self.refresh_token: str | None = None
         self.context = ssl.create_default_context(cafile=cafile)
         if cafile is None:
             self.context.check_hostname = False
             self.context.verify_mode = ssl.CERT_NONE
 
     def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)) -> Any:
+        status, text = self._send(method, path, body)
+        if status == 401 and self.refresh_token and path != "/api/auth/refresh":
+            # The access token lasts minutes (ACCESS_TOKEN_EXPIRE_MINUTES): a long wait outlives it.
+            self.sign_in(self.call("POST", "/api/auth/refresh", {"refresh_token": self.refresh_token}))
+            status, text = self._send(method, path, body)
+        if status not in ok:
+            raise ApiError(f"{method} {path}: {status} {text[:500]}")
+        return json.loads(text) if text else None
+
+    def sign_in(self, tokens: dict[str, str]) -> None:
+        self.token, self.refresh_token = tokens["access_token"], tokens["refresh_token"]
+
+    def _send(self, method: str, path: str, body: Any) -> tuple[int, str]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.url + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
@@ -55,9 +69,7 @@ class Client:
                 status, text = response.status, response.read().decode()
         except urllib.error.HTTPError as error:
             status, text = error.code, error.read().decode()
-        if status not in ok:
-            raise ApiError(f"{method} {path}: {status} {text[:500]}")
-        return json.loads(text) if text else None
+        return status, text
 
     def wait_operation(self, operation_id: str, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -71,9 +83,7 @@ class Client:
 
 
 def login(client: Client, username: str, password: str) -> None:
-    client.token = client.call("POST", "/api/auth/login", {"username": username, "password": password})[
-        "access_token"
-    ]
+    client.sign_in(client.call("POST", "/api/auth/login", {"username": username, "password": password}))
 
 
 def collection(client: Client, args: argparse.Namespace) -> dict[str, Any]:
