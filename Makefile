@@ -62,8 +62,8 @@ lab-down: dev
 # When this make began: the demo's phases start with the venv.
 MAKE_STARTED := $(shell date +%s)
 ENV ?= dev
-# The vault passwords come through ansible.cfg's vault_identity_list. STRATEGY=linear runs the plays
-# with Ansible's own strategy instead of ansible.cfg's (Mitogen's; README, "Speed").
+# The vault passwords come through ansible.cfg's vault_identity_list. STRATEGY=mitogen_linear runs the
+# plays with Mitogen's strategy instead of Ansible's linear one (README, "Speed").
 STRATEGY ?=
 ANSIBLE_RUN = PATH=$(CURDIR)/$(BIN):$$PATH $(if $(STRATEGY),ANSIBLE_STRATEGY=$(STRATEGY))
 TOOLS := /usr/bin/rsync
