@@ -109,4 +109,4 @@ restore: dev inventories/$(ENV)/.vault_pass
 
 demo: ENV = dev
 demo: dev $(TOOLS)
-	DEMO_STARTED=$(MAKE_STARTED) ansible/demo.sh
+	$(ANSIBLE_RUN) DEMO_STARTED=$(MAKE_STARTED) ansible/demo.sh
