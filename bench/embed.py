@@ -1,10 +1,16 @@
 """vecpipe benchmark: one run prints every figure the vecpipe issue asks for, measured on this machine.
 
-    .venv/bin/python bench/embed.py            # about 3-4 minutes on 2 cores
+    .venv/bin/python bench/embed.py            # about 5 minutes on 2 cores
     .venv/bin/python bench/embed.py --quick    # 10k points only, fewer rounds
+    .venv/bin/python bench/embed.py --paths    # only 1 and 2
 
-1. texts/s of raw SentenceTransformer.encode (float32) and of vecpipe's embedder per quantization,
-2. cosine similarity of each setting to float32 on the fixed sentence set (tests/vecpipe/sentences.py),
+1. the CPU's capability (torch's dispatch level, the bfloat16 flags), then texts/s of raw
+   SentenceTransformer.encode (float32) and of every CPU path vecpipe has (float32, bfloat16, int8)
+   on real chunks of real documents: the PostgreSQL 15 manual (Debian's postgresql-doc-15, installed
+   when missing), parsed and chunked as the worker does, about 190 words each,
+2. cosine similarity of each path to float32 on those chunks and on the fixed sentence set
+   (tests/vecpipe/sentences.py), and which path the default (float16) takes against the fastest path
+   whose cosine to float32 is >= 0.999 on every chunk,
 3. POST /embed over HTTP to a real vecpipe process as a ratio of raw encode, batch 64 (target >= 0.9),
 4. search latency p50/p95 in the embedded store at 10k and 100k points,
 5. the resident memory (RSS) of a vecpipe process per quantization (target: reduced < float32).
@@ -27,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the hub is never needed: the model is a local directory
 
@@ -53,6 +60,24 @@ def corpus(size: int = 512) -> list[str]:
     """Varied two-sentence texts (about 25-40 tokens), the same on every run."""
     base = fixed_sentences()
     return [f"{base[i % len(base)]} {base[(i * 7 + 3) % len(base)]}" for i in range(size)]
+
+
+def real_chunks(size: int = 512) -> list[str]:
+    """The first ``size`` full-length chunks of the PostgreSQL manual's pages, as the worker makes them."""
+    from quality import CHUNK_OVERLAP, CHUNK_SIZE, HTML
+
+    from semantik.worker import chunking, parsing
+    from support.servers import apt_install
+
+    if not HTML.is_dir():
+        apt_install(["postgresql-doc-15"])
+    chunks: list[str] = []
+    for path in sorted(HTML.glob("*.html")):
+        text = parsing.extract_text(path.read_bytes(), "html", str(path))
+        chunks += [c.text for c in chunking.split_text(text, CHUNK_SIZE, CHUNK_OVERLAP) if c.tokens >= 150]
+        if len(chunks) >= size:
+            return chunks[:size]
+    return chunks
 
 
 def model_path() -> str:
@@ -90,37 +115,63 @@ def listed(values: list[float], digits: int = 0) -> str:
 
 
 def embedding_figures(texts: list[str], rounds: int) -> None:
-    """Texts/s of raw encode and of each setting, and cosine to float32 on the fixed sentences."""
+    """Texts/s of raw encode and of every CPU path, their cosine to float32, and the default's pick."""
     from sentence_transformers import SentenceTransformer
 
     from semantik.vecpipe.models import SentenceTransformerEmbedder
+    from semantik.vecpipe.quantization import CpuCapability, cpu_capability
 
+    cpu = cpu_capability()
+    print(f"\n== This CPU: {cpu.describe()} ==")
     raw = SentenceTransformer(model_path(), device="cpu")
+    # Each path by the setting that loads it here; bfloat16 forced with a CPU that claims it natively.
     embedders = {
-        setting: SentenceTransformerEmbedder(model_path(), setting, device="cpu") for setting in SETTINGS
+        "float32": SentenceTransformerEmbedder(model_path(), "float32", device="cpu"),
+        "bfloat16": SentenceTransformerEmbedder(
+            model_path(), "float16", device="cpu", cpu=CpuCapability(cpu.torch_level, ("forced",))
+        ),
+        "int8": SentenceTransformerEmbedder(model_path(), "int8", device="cpu"),
     }
     paths = {"raw encode (float32)": lambda batch: raw.encode(batch, batch_size=BATCH)}
-    for setting, embedder in embedders.items():
-        name = f"vecpipe {setting} ({embedder.info.effective_dtype})"
+    for name, embedder in embedders.items():
         paths[name] = lambda batch, chosen=embedder: chosen.embed(batch, batch_size=BATCH)
     rates = interleaved(paths, texts, rounds)
-    print("\n== Embedding throughput (texts/s, batch 64, median of rounds; paths alternate per batch) ==")
+    words = statistics.median(len(text.split()) for text in texts)
+    print(
+        f"\n== Embedding throughput ({len(texts)} chunks of the PostgreSQL manual, median {words:.0f} words;"
+    )
+    print("   texts/s, batch 64, median of rounds; paths alternate per batch) ==")
     for name, values in rates.items():
-        print(f"  {name:40s} {statistics.median(values):8.1f}   (rounds: {listed(values)})")
-    print_cosines(embedders)
+        print(f"  {name:22s} {statistics.median(values):8.1f}   (rounds: {listed(values)})")
+    cosines = print_cosines(embedders, texts)
+    default = SentenceTransformerEmbedder(model_path(), "float16", device="cpu").info
+    accurate = [name for name in embedders if cosines[name] >= 0.999]
+    fastest = max(accurate, key=lambda name: statistics.median(rates[name]))
+    print(
+        f"\n== Default (DEFAULT_QUANTIZATION=float16) on this CPU: {default.effective_dtype}"
+        f" ({default.reason})"
+    )
+    print(f"   fastest path with cosine >= 0.999 to float32 on every chunk: {fastest}")
+    print(f"   the default takes it: {'yes' if default.effective_dtype == fastest else 'NO'}")
 
 
-def print_cosines(embedders: dict[str, object]) -> None:
+def print_cosines(embedders: dict[str, Any], chunks: list[str]) -> dict[str, float]:
+    """Prints each path's cosine to float32 on chunks and fixed sentences; returns the chunks' minimum."""
     sentences = fixed_sentences()
-    reference = embedders["float32"].embed(sentences).vectors
-    print(f"\n== Cosine similarity to float32 ({len(sentences)} fixed sentences) ==")
-    for setting, embedder in embedders.items():
-        cosine = (embedder.embed(sentences).vectors * reference).sum(axis=1)
-        info = embedder.info
-        print(
-            f"  {setting:8s} -> {info.effective_dtype:9s} min {cosine.min():.5f}  mean {cosine.mean():.5f}  "
-            f"weights {info.weight_bytes / 2**20:6.1f} MiB  8-bit layers {info.quantized_layers}"
-        )
+    print(f"\n== Cosine similarity to float32 ({len(chunks)} chunks; {len(sentences)} fixed sentences) ==")
+    lowest = {}
+    for texts, label in ((chunks, "chunks"), (sentences, "sentences")):
+        reference = embedders["float32"].embed(texts).vectors
+        for name, embedder in embedders.items():
+            cosine = (embedder.embed(texts).vectors * reference).sum(axis=1)
+            info = embedder.info
+            print(
+                f"  {name:8s} {label:9s} min {cosine.min():.5f}  mean {cosine.mean():.5f}  "
+                f"weights {info.weight_bytes / 2**20:6.1f} MiB  8-bit layers {info.quantized_layers}"
+            )
+            if label == "chunks":
+                lowest[name] = float(cosine.min())
+    return lowest
 
 
 def vecpipe_command() -> list[str]:
@@ -279,13 +330,16 @@ def fill(store: object, size: int, rng: np.random.Generator) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k points only and fewer rounds")
+    parser.add_argument("--paths", action="store_true", help="only the CPU paths' throughput and accuracy")
     args = parser.parse_args()
     rounds = 3 if args.quick else 5
     texts = corpus()
     print(f"vecpipe bench: {os.cpu_count()} CPUs, {len(texts)} texts per round, model {model_path()}")
+    embedding_figures(real_chunks(256 if args.quick else 512), rounds)
+    if args.paths:
+        return
     with tempfile.TemporaryDirectory(prefix="vecpipe-bench-") as scratch:
         workdir = Path(scratch)
-        embedding_figures(texts, rounds)
         http_ratio(texts, rounds, workdir)
         memory_figures(texts, workdir)
         search_figures([10_000] if args.quick else [10_000, 100_000], workdir)

@@ -27,7 +27,7 @@ def test_the_model_runs_on_the_gpu_close_to_float32_on_the_cpu(
     from semantik.vecpipe.models import SentenceTransformerEmbedder
 
     on_gpu = SentenceTransformerEmbedder(model_path, setting, device="cuda")
-    assert (on_gpu.info.device, on_gpu.info.effective_dtype, on_gpu.info.fallback) == ("cuda", dtype, None)
+    assert (on_gpu.info.device, on_gpu.info.effective_dtype, on_gpu.info.reason) == ("cuda", dtype, "as set")
     cosine = (embedders["float32"].embed(SENTENCES).vectors * on_gpu.embed(SENTENCES).vectors).sum(axis=1)
     assert cosine.min() >= min_cosine
     assert np.isfinite(cosine).all()

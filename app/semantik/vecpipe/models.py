@@ -21,7 +21,7 @@ from semantik.vecpipe.memory import return_free_heap
 if TYPE_CHECKING:  # torch is imported only when a real model is loaded, never in mock mode
     from sentence_transformers import SentenceTransformer
 
-    from semantik.vecpipe.quantization import LoadPlan
+    from semantik.vecpipe.quantization import CpuCapability, LoadPlan
 
 log = logging.getLogger(__name__)
 Mode = Literal["query", "document"]
@@ -44,7 +44,7 @@ class ModelInfo:
     dimension: int
     max_tokens: int
     mock: bool = False
-    fallback: str | None = None
+    reason: str = ""  # why this dtype for the setting on this hardware
     parameter_dtypes: tuple[str, ...] = ()
     quantized_layers: int = 0
     weight_bytes: int = 0
@@ -83,6 +83,7 @@ class MockEmbedder:
             dimension=dimension,
             max_tokens=MOCK_MAX_TOKENS,
             mock=True,
+            reason="USE_MOCK_EMBEDDINGS=true",
         )
 
     def embed(self, texts: list[str], mode: Mode = "document", batch_size: int = 32) -> Embedding:
@@ -98,10 +99,16 @@ class MockEmbedder:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded once; encodes one batch at a time (the device is shared)."""
 
-    def __init__(self, name: str, quantization: Quantization, device: str | None = None):
+    def __init__(
+        self,
+        name: str,
+        quantization: Quantization,
+        device: str | None = None,
+        cpu: CpuCapability | None = None,  # another CPU's capability: the benchmark forces a path with it
+    ):
         from semantik.vecpipe import quantization as quant
 
-        plan = quant.plan_for(quantization, device or quant.choose_device())
+        plan = quant.plan_for(quantization, device or quant.choose_device(), cpu)
         started = time.perf_counter()
         self._model = _load(name, plan)
         if plan.dynamic_int8:
@@ -115,7 +122,7 @@ class SentenceTransformerEmbedder:
             method=plan.method,
             dimension=_dimension(self._model),
             max_tokens=_max_tokens(self._model),
-            fallback=plan.fallback,
+            reason=plan.reason,
             parameter_dtypes=tuple(quant.parameter_dtypes(self._model)),
             quantized_layers=quant.quantized_layer_count(self._model),
             weight_bytes=quant.weight_bytes(self._model),

@@ -1,8 +1,8 @@
-"""GET /health: model loaded (device, effective dtype, any fallback) and vector store reachable.
+"""GET /health: model loaded (device, effective dtype and why) and vector store reachable.
 
 Open (no key), so systemd, Ansible and the webui's readiness check can call it. 503 when the store
-is unreachable; "degraded" (still 200) when a quantization fallback or mock embeddings are in effect,
-so a fallback is never silent.
+is unreachable; "degraded" (still 200) when mock embeddings are in effect. The dtype a quantization
+setting runs as on this hardware, and the reason, are in components.embedding (effective_dtype, reason).
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ def _embedding(info: ModelInfo) -> dict[str, Any]:
 
 
 def _warnings(info: ModelInfo) -> list[str]:
-    found = [f"quantization fallback: {info.fallback}"] if info.fallback else []
     if info.mock:
-        found.append("USE_MOCK_EMBEDDINGS=true: vectors are hashed noise, not a model's embeddings")
-    return found
+        return ["USE_MOCK_EMBEDDINGS=true: vectors are hashed noise, not a model's embeddings"]
+    return []
 
 
 @router.get("/health")
