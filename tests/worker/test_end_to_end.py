@@ -72,10 +72,13 @@ def test_ingest_search_delete_sync(
     _finished(http, collection["initial_operation_id"])
     added = http.post(f"/api/v2/collections/{collection['id']}/sources", json={"source_path": str(folder)})
     assert added.status_code == 202, added.text
-    assert _finished(http, added.json()["id"])["documents_processed"] == len(list(SAMPLES.iterdir()))
+    appended = _finished(http, added.json()["id"])
+    assert appended["documents_processed"] == len(list(SAMPLES.iterdir()))
 
     state = http.get(f"/api/v2/collections/{collection['id']}").json()
     assert (state["status"], state["document_count"], state["error_count"]) == ("ready", 8, 0)
+    progress = (appended["chunks_embedded"], appended["chunks_expected"], appended["eta_seconds"])
+    assert progress == (state["vector_count"], state["vector_count"], None)  # every chunk counted once
     for name, question in QUESTIONS.items():
         assert _top_hit(http, collection["id"], question)[0] == name, question
 

@@ -303,3 +303,27 @@ def test_an_operation_failed_mid_batch_leaves_no_points_without_rows(settings, v
     assert run_operation(again, settings, vectors) == "completed"
     assert {row.status for row in helpers.documents(collection_id).values()} == {DocumentStatus.COMPLETED}
     assert_store_matches_rows(vectors, collection_id)
+
+
+def test_progress_moves_with_each_embed_call_inside_a_batch(settings, vectors, folder: Path) -> None:
+    helpers.write_corpus(folder, 6, words=400)  # one batch of 6 documents, several windows of chunks
+    collection_id, uuid, _ = _append(folder, chunk_size=50)
+    vectors.create_collection(_store(collection_id))
+    seen: list[tuple[int, int, int | None]] = []
+
+    def look(_: int) -> None:  # before each upsert: what the API would show now
+        operation = helpers.operation(uuid)
+        seen.append((operation.documents_processed, operation.chunks_embedded, operation.chunks_expected))
+
+    vectors.before_upsert = look
+    one_batch = settings.model_copy(update={"ingest_batch_documents": 10, "ingest_embed_batch": 16})
+    assert run_operation(uuid, one_batch, vectors) == "completed"
+
+    total = helpers.completed_chunks(collection_id)
+    assert len(seen) == -(-total // 16) >= 3
+    assert [processed for processed, _, _ in seen] == [0] * len(seen)  # no document finished meanwhile
+    embedded = [chunks for _, chunks, _ in seen]
+    assert embedded == [16 * window for window in range(len(seen))]  # yet the chunks moved, call by call
+    assert {expected for _, _, expected in seen} == {total}  # the whole batch was parsed first
+    done = helpers.operation(uuid)
+    assert (done.chunks_embedded, done.chunks_expected, done.eta_seconds) == (total, total, None)

@@ -79,6 +79,8 @@ class OperationStatus(enum.StrEnum):
 
 
 ACTIVE_OPERATION_STATUSES = (OperationStatus.PENDING, OperationStatus.PROCESSING)
+# An operation's progress inside a batch, in its meta (the worker adds to them as it goes).
+CHUNK_COUNTERS = ("documents_prepared", "chunks_prepared", "chunks_embedded")
 
 
 class User(Base):
@@ -236,3 +238,30 @@ class Operation(Base):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     meta: Mapped[dict[str, Any] | None]
+
+    @property
+    def chunks_embedded(self) -> int:
+        return int((self.meta or {}).get("chunks_embedded", 0))
+
+    @property
+    def chunks_expected(self) -> int | None:
+        """The chunks this operation will embed, extrapolated from the documents parsed so far."""
+        meta = self.meta or {}
+        documents, chunks = int(meta.get("documents_prepared", 0)), int(meta.get("chunks_prepared", 0))
+        if not documents:
+            return None
+        return chunks + round(chunks / documents * max(self.documents_total - documents, 0))
+
+    @property
+    def eta_seconds(self) -> int | None:
+        """Seconds left at the rate chunks have been embedded since it started; None until one has."""
+        expected, embedded = self.chunks_expected, self.chunks_embedded
+        if (
+            self.status is not OperationStatus.PROCESSING
+            or not expected
+            or not embedded
+            or not self.started_at
+        ):
+            return None
+        elapsed = (utcnow() - self.started_at).total_seconds()
+        return max(0, round((expected - embedded) * elapsed / embedded))

@@ -307,6 +307,9 @@ class OperationOut(Out):
     started_at: datetime | None
     completed_at: datetime | None
     worker_host: str | None  # the host of the worker that ran it; None until one started it
+    chunks_embedded: int  # moves inside a batch, every few seconds while it works
+    chunks_expected: int | None  # extrapolated from the documents parsed so far
+    eta_seconds: int | None  # at the rate so far; None until a chunk is embedded
 
 
 class OperationList(BaseModel):

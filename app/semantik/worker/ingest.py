@@ -17,7 +17,7 @@ from semantik.shared.db import session_scope
 from semantik.shared.models import Collection, CollectionSource, DocumentStatus
 from semantik.shared.services.paths import resolve_source_path
 from semantik.worker import records
-from semantik.worker.lifecycle import Claim, commit_progress, mark_in_flight
+from semantik.worker.lifecycle import Claim, commit_progress, mark_in_flight, note_chunks
 from semantik.worker.pipeline import Outcome, Target, VectorWriter, ingest_batch
 from semantik.worker.scanning import FoundFile, scan_directory
 
@@ -42,6 +42,19 @@ class Staged:
     """Outcomes held back until a blue/green switch records them all at once."""
 
     outcomes: list[tuple[int, Outcome]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OperationProgress:
+    """A batch's chunk counts, into the operation's row as they happen (pipeline.Progress)."""
+
+    claim: Claim
+
+    def prepared(self, documents: int, chunks: int) -> None:
+        note_chunks(self.claim, documents_prepared=documents, chunks_prepared=chunks)
+
+    def embedded(self, chunks: int) -> None:
+        note_chunks(self.claim, chunks_embedded=chunks)
 
 
 def max_bytes(settings: Settings) -> int:
@@ -112,7 +125,13 @@ def ingest_sources(
         budget = int(settings.ingest_batch_mb * 1024 * 1024)
         for batch in file_batches(files, settings.ingest_batch_documents, budget):
             outcomes, times = ingest_batch(
-                batch, known, target, vectors, force=staged is not None, before_writing=note
+                batch,
+                known,
+                target,
+                vectors,
+                force=staged is not None,
+                progress=OperationProgress(claim),
+                before_writing=note,
             )
             started = time.perf_counter()
             _commit_batch(claim, source, outcomes, staged)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from semantik.shared.db import session_scope
 from semantik.shared.models import (
     ACTIVE_OPERATION_STATUSES,
+    CHUNK_COUNTERS,
     Collection,
     CollectionStatus,
     Operation,
@@ -78,7 +79,9 @@ def claim(operation_uuid: str) -> Claim | None:
         operation.status = OperationStatus.PROCESSING
         operation.worker_host = socket.gethostname()
         operation.started_at = operation.started_at or now()
-        operation.meta = with_heartbeat(operation.meta, attempts=attempts, retry_pending=False)
+        operation.meta = with_heartbeat(
+            operation.meta, attempts=attempts, retry_pending=False, **dict.fromkeys(CHUNK_COUNTERS, 0)
+        )
         # Each attempt recounts from the files on disk, so a re-run ends with the same figures.
         operation.documents_total = operation.documents_processed = operation.documents_failed = 0
         collection = session.get(Collection, operation.collection_id)
@@ -112,6 +115,16 @@ def commit_progress(
         status = operation.status
     if status is not OperationStatus.PROCESSING:
         raise OperationStopped(status)
+
+
+def note_chunks(claim: Claim, **counts: int) -> None:
+    """Add to the operation's chunk counters (CHUNK_COUNTERS): progress that moves inside a batch."""
+    with session_scope() as session:
+        operation = _locked(session, claim.id)
+        meta = operation.meta or {}
+        operation.meta = with_heartbeat(
+            meta, **{name: meta.get(name, 0) + count for name, count in counts.items()}
+        )
 
 
 def mark_in_flight(claim: Claim, vector_store_name: str, doc_ids: list[str]) -> None:

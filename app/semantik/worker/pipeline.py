@@ -8,7 +8,7 @@ the re-run overwrites, never by duplicates.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,12 +18,23 @@ from semantik.worker import chunking, ids, parsing
 from semantik.worker.scanning import FoundFile, RefusedRead, read_file
 
 UPSERT_LIMIT = 1000  # vecpipe's largest /upsert
+# An /embed call's target length: windows are sized from the last call's rate so that progress moves
+# every few seconds on a slow CPU, while a fast one still sends windows of up to INGEST_EMBED_BATCH.
+WINDOW_SECONDS = 4.0
+FIRST_WINDOW, SMALLEST_WINDOW = 32, 16
 
 
 class VectorWriter(Protocol):
     def embed(self, texts: list[str], *, mode: str = ..., batch_size: int = ...) -> list[list[float]]: ...
     def upsert(self, collection: str, points: list[dict[str, Any]], *, wait: bool = ...) -> int: ...
     def delete_points(self, collection: str, doc_ids: list[str]) -> None: ...
+
+
+class Progress(Protocol):
+    """Hears a batch's work as it happens, so an operation's progress moves inside a batch."""
+
+    def prepared(self, documents: int, chunks: int) -> None: ...
+    def embedded(self, chunks: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -117,11 +128,6 @@ def _payload(target: Target, outcome: Outcome, chunk: chunking.Chunk, point_id: 
     }
 
 
-def _windows(items: Sequence, size: int) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 @dataclass
 class BatchTimes:
     """Where a batch's time went, in seconds: logged per batch, read by bench/ingest.py."""
@@ -146,7 +152,9 @@ def _timed(times: BatchTimes, phase: str, call: Callable, *args: Any, **kwargs: 
         setattr(times, phase, getattr(times, phase) + time.perf_counter() - started)
 
 
-def write_vectors(target: Target, outcomes: list[Outcome], vectors: VectorWriter, times: BatchTimes) -> None:
+def write_vectors(
+    target: Target, outcomes: list[Outcome], vectors: VectorWriter, times: BatchTimes, progress: Progress
+) -> None:
     """Replace the points of every rewritten document."""
     rewritten = [outcome.doc_id for outcome in outcomes if not outcome.unchanged]
     if rewritten:
@@ -156,9 +164,16 @@ def write_vectors(target: Target, outcomes: list[Outcome], vectors: VectorWriter
     # Similar lengths in each request: the model pads a batch to its longest text.
     pending.sort(key=lambda item: len(item[1].text), reverse=True)
     times.chunks += len(pending)
-    for window in _windows(pending, min(target.embed_batch, UPSERT_LIMIT)):
+    largest = min(target.embed_batch, UPSERT_LIMIT)
+    size, start = min(largest, FIRST_WINDOW), 0
+    while start < len(pending):
+        window = pending[start : start + size]
+        start += len(window)
         texts = [chunk.text for _, chunk in window]
+        began = time.perf_counter()
         embeddings = _timed(times, "embed", vectors.embed, texts, mode="document")
+        rate = len(window) / max(time.perf_counter() - began, 1e-3)
+        size = min(largest, max(SMALLEST_WINDOW, int(rate * WINDOW_SECONDS)))
         points = []
         for (outcome, chunk), vector in zip(window, embeddings, strict=True):
             point_id = ids.chunk_id(target.collection_id, outcome.doc_id, chunk.index)
@@ -170,6 +185,7 @@ def write_vectors(target: Target, outcomes: list[Outcome], vectors: VectorWriter
             for point, sparse_vector in zip(points, encoded, strict=True):
                 point["sparse_vector"] = sparse_vector
         _timed(times, "store", vectors.upsert, target.vector_store_name, points, wait=True)
+        progress.embedded(len(window))
 
 
 def ingest_batch(
@@ -178,6 +194,7 @@ def ingest_batch(
     target: Target,
     vectors: VectorWriter,
     force: bool,
+    progress: Progress,
     before_writing: Callable[[list[str]], None] | None = None,
 ) -> tuple[list[Outcome], BatchTimes]:
     """``before_writing`` hears the ids of the documents whose points are about to change."""
@@ -185,9 +202,12 @@ def ingest_batch(
     started = time.perf_counter()
     outcomes = [prepare(file, known.get(file.path), target, force) for file in files]
     times.prepare = time.perf_counter() - started
+    progress.prepared(
+        len(outcomes), sum(len(outcome.chunks) for outcome in outcomes if not outcome.unchanged)
+    )
     if before_writing is not None:
         before_writing([outcome.doc_id for outcome in outcomes if not outcome.unchanged])
-    write_vectors(target, outcomes, vectors, times)
+    write_vectors(target, outcomes, vectors, times, progress)
     for outcome in outcomes:
         outcome.chunks = []  # the texts are in the store now; keep the outcome small
     return outcomes, times

@@ -278,3 +278,30 @@ def test_a_source_is_removed_after_its_confirmation(web) -> None:
     )
     assert answer.status_code == 303
     assert "Remove a source" in web.get(f"/collections/{collection}").text
+
+
+def test_a_running_operation_shows_chunks_embedded_and_the_time_left(web) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from semantik.shared.db import session_scope
+    from semantik.shared.models import Operation, OperationStatus, utcnow
+
+    register(web)
+    sign_in(web)
+    collection = _collection_id(_new_collection(web, "moving"))
+    with session_scope() as session:  # as the worker leaves it inside a batch: no document done yet
+        session.execute(
+            update(Operation)
+            .where(Operation.collection_id == collection)
+            .values(
+                status=OperationStatus.PROCESSING,
+                documents_total=10,
+                started_at=utcnow() - timedelta(seconds=100),
+                meta={"documents_prepared": 5, "chunks_prepared": 50, "chunks_embedded": 25},
+            )
+        )
+    page = web.get(f"/collections/{collection}/live").text
+    assert "0 of 10 documents" in page
+    assert re.search(r"25 of about 100 chunks embedded, about 5 min left", page), page

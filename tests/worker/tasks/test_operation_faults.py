@@ -113,7 +113,8 @@ def test_redis_restart_mid_operation_and_the_worker_carries_on(
     client, worker_env, documents_root: Path, tmp_path: Path, processes, redis_server
 ) -> None:
     folder = documents_root / "redis-restart"
-    helpers.write_corpus(folder, FILES, words=150)
+    # Long enough (about 300 chunks) that the operation is still working when Redis has been down 2 s.
+    helpers.write_corpus(folder, FILES, words=600)
     headers = api_key_headers(client)  # read while Redis is down
     processes.append(start_process("worker", worker_env, tmp_path / "worker.log", " ready."))
     collection = ready_collection(client, headers, "redis-restart")

@@ -31,6 +31,14 @@ def when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
+def duration(seconds: int) -> str:
+    """A time left, as a person reads it: 45 s, 12 min, 2 h 05 min."""
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def size(count: int | None) -> str:
     value = float(count or 0)
     for unit in ("bytes", "KB", "MB", "GB"):
@@ -48,7 +56,9 @@ _templates = Environment(
     lstrip_blocks=True,
 )
 _templates.globals.update(static=static.url, now=lambda: datetime.now(UTC))
-_templates.filters.update(when=when, size=size, highlight=text.highlight, passage=text.passage)
+_templates.filters.update(
+    when=when, duration=duration, size=size, highlight=text.highlight, passage=text.passage
+)
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
