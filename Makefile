@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # pip finds the machine's CPU build of torch through its configured find-links; uv does not.
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check
+# What the controller runs besides the venv: deploys copy the wheelhouse (and the scenarios their sources)
+# with rsync. Prerequisites expand where a rule is read, so this comes before the rules that name it.
+TOOLS := /usr/bin/rsync
 
 .PHONY: dev lint test test-fast
 
@@ -20,6 +23,9 @@ $(VENV)/.installed: pyproject.toml
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet $(foreach d,$(PIP_FIND_LINKS),--find-links $(d)) -e '.[dev]'
 	touch $@
 
+/usr/bin/rsync:
+	apt-get install -y -qq rsync || { apt-get update -qq && apt-get install -y -qq rsync; }
+
 ## lint: ruff (code and format), mypy (pyproject.toml: strict on semantik.shared), yamllint, ansible-lint
 ##       (production profile)
 PY_SOURCES := app alembic tests bench ansible roles molecule
@@ -30,8 +36,9 @@ lint: dev
 	$(BIN)/yamllint -s .
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint -q
 
-## test: lint, then every test (real PostgreSQL/Redis and lab hosts are started by the tests)
-test: lint
+## test: lint, then every test (real PostgreSQL/Redis and lab hosts are started by the tests; the
+##       scenarios' deploys copy with rsync, as make deploy does)
+test: lint $(TOOLS)
 	$(BIN)/pytest
 
 ## test-fast: unit tests only
@@ -66,11 +73,6 @@ ENV ?= dev
 # plays with Mitogen's strategy instead of Ansible's linear one (README, "Speed").
 STRATEGY ?=
 ANSIBLE_RUN = PATH=$(CURDIR)/$(BIN):$$PATH $(if $(STRATEGY),ANSIBLE_STRATEGY=$(STRATEGY))
-TOOLS := /usr/bin/rsync
-
-/usr/bin/rsync:
-	apt-get install -y -qq rsync || { apt-get update -qq && apt-get install -y -qq rsync; }
-
 wizard: dev
 	$(BIN)/python ansible/wizard.py $(ENV)
 
