@@ -3,6 +3,8 @@
     .venv/bin/python bench/embed.py            # about 5 minutes on 2 cores
     .venv/bin/python bench/embed.py --quick    # 10k points only, fewer rounds
     .venv/bin/python bench/embed.py --paths    # only 1 and 2
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 .venv/bin/python bench/embed.py --paths
+                                               # 1 and 2 as on a CPU without bfloat16 (AVX2 only)
 
 1. the CPU's capability (torch's dispatch level, the bfloat16 flags), then texts/s of raw
    SentenceTransformer.encode (float32) and of every CPU path vecpipe has (float32, bfloat16, int8)
@@ -126,7 +128,7 @@ def embedding_figures(texts: list[str], rounds: int) -> None:
     embedders = {
         "float32": SentenceTransformerEmbedder(model_path(), "float32", device="cpu"),
         "bfloat16": SentenceTransformerEmbedder(
-            model_path(), "float16", device="cpu", cpu=CpuCapability(cpu.torch_level, ("forced",))
+            model_path(), "float16", device="cpu", cpu=CpuCapability("AVX512", ("forced",))
         ),
         "int8": SentenceTransformerEmbedder(model_path(), "int8", device="cpu"),
     }

@@ -42,7 +42,14 @@ def test_cpu_float16_is_bfloat16_where_the_cpu_computes_it(
     assert f"float16 on cpu runs as bfloat16: {plan.reason}" in caplog.messages
 
 
-@pytest.mark.parametrize("cpu", [AVX2_ONLY, NO_SIMD])
+# An AMX CPU whose torch and oneDNN are held to AVX2 (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA)
+HELD_TO_AVX2 = (
+    CpuCapability("AVX2", ("avx512_bf16", "amx_bf16")),
+    CpuCapability("AVX512", ("avx512_bf16", "amx_bf16"), "AVX2"),
+)
+
+
+@pytest.mark.parametrize("cpu", [AVX2_ONLY, NO_SIMD, *HELD_TO_AVX2])
 def test_cpu_float16_is_float32_where_bfloat16_would_be_emulated(
     cpu: CpuCapability, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -53,11 +60,11 @@ def test_cpu_float16_is_float32_where_bfloat16_would_be_emulated(
         torch.float32,
         False,
     )
-    assert f"no native bfloat16 (torch CPU level {cpu.torch_level}" in plan.reason
+    assert f"no native bfloat16 (torch CPU level {cpu.torch_level};" in plan.reason
     assert f"float16 on cpu runs as float32: {plan.reason}" in caplog.messages
 
 
-def test_the_capability_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
+def test_the_capability_is_read_from_the_cpu_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("flags\t\t: fpu sse2 avx2 amx_bf16 avx512_bf16\n")
     assert cpu_capability(cpuinfo).bfloat16_flags == ("avx512_bf16", "amx_bf16")
@@ -65,6 +72,8 @@ def test_the_capability_is_read_from_the_cpu_flags(tmp_path: Path) -> None:
     assert cpu_capability(cpuinfo).native_bfloat16 is False
     assert cpu_capability(tmp_path / "absent").native_bfloat16 is False
     assert cpu_capability(cpuinfo).torch_level == torch.backends.cpu.get_cpu_capability()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx512_core_amx")
+    assert cpu_capability(cpuinfo).onednn_isa == "AVX512_CORE_AMX"
 
 
 @pytest.mark.parametrize("cpu", [AVX2_ONLY, AMX])

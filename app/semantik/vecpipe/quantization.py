@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,18 +53,23 @@ class LoadPlan:
 
 @dataclass(frozen=True)
 class CpuCapability:
-    """What the CPU offers for matrix maths: torch's dispatch level and the bfloat16 flags it has."""
+    """What the CPU offers for matrix maths, and the limits torch and oneDNN are held to here."""
 
-    torch_level: str  # torch.backends.cpu.get_cpu_capability(): "AVX512", "AVX2", "DEFAULT", ...
+    torch_level: str  # torch.backends.cpu.get_cpu_capability() ("AVX512", "AVX2", ...; ATEN_CPU_CAPABILITY)
     bfloat16_flags: tuple[str, ...]  # of BFLOAT16_FLAGS, those /proc/cpuinfo lists
+    onednn_isa: str = "ALL"  # ONEDNN_MAX_CPU_ISA: oneDNN, which runs bfloat16 matmuls, uses no more
 
     @property
     def native_bfloat16(self) -> bool:
-        return bool(self.bfloat16_flags)
+        onednn_allows = self.onednn_isa in ("ALL", "DEFAULT") or any(
+            kind in self.onednn_isa for kind in ("BF16", "FP16", "AMX", "AVX10")
+        )
+        return bool(self.bfloat16_flags) and self.torch_level.startswith("AVX512") and onednn_allows
 
     def describe(self) -> str:
         flags = ", ".join(self.bfloat16_flags) or f"none of {', '.join(BFLOAT16_FLAGS)}"
-        return f"torch CPU level {self.torch_level}; bfloat16 instructions: {flags}"
+        held = "" if self.onednn_isa == "ALL" else f"; ONEDNN_MAX_CPU_ISA={self.onednn_isa}"
+        return f"torch CPU level {self.torch_level}; bfloat16 instructions: {flags}{held}"
 
 
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -74,8 +80,11 @@ def cpu_capability(cpuinfo: Path = CPU_FLAGS) -> CpuCapability:
         flags = set(cpuinfo.read_text().split())
     except OSError:
         flags = set()
-    level = torch.backends.cpu.get_cpu_capability()
-    return CpuCapability(level, tuple(flag for flag in BFLOAT16_FLAGS if flag in flags))
+    return CpuCapability(
+        torch.backends.cpu.get_cpu_capability(),
+        tuple(flag for flag in BFLOAT16_FLAGS if flag in flags),
+        os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper(),
+    )
 
 
 def choose_device() -> str:
