@@ -16,11 +16,13 @@ dev: $(VENV)/.installed
 
 # uv installs it several times faster than pip (README, "Speed"). It reads neither pip's configuration
 # nor PIP_FIND_LINKS, where a machine may keep wheels no index has (this kind: its CPU build of torch).
-$(VENV)/.installed: pyproject.toml
+# Within the hosts' lock (locks/cpu.txt): the tests run the versions a CPU host gets.
+$(VENV)/.installed: pyproject.toml locks/cpu.txt
 	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3.11-venv; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) uv==0.13.9
-	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet $(foreach d,$(PIP_FIND_LINKS),--find-links $(d)) -e '.[dev]'
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet $(foreach d,$(PIP_FIND_LINKS),--find-links $(d)) \
+	  --constraint locks/cpu.txt -e '.[dev]'
 	touch $@
 
 /usr/bin/rsync:
@@ -73,6 +75,14 @@ ENV ?= dev
 # plays with Mitogen's strategy instead of Ansible's linear one (README, "Speed").
 STRATEGY ?=
 ANSIBLE_RUN = PATH=$(CURDIR)/$(BIN):$$PATH $(if $(STRATEGY),ANSIBLE_STRATEGY=$(STRATEGY))
+## lock: locks/cpu.txt and locks/cuda.txt, every package the hosts' venv holds, from pyproject.toml
+##       (the wheelhouse resolves within them: run it after changing a dependency)
+.PHONY: lock
+lock: dev
+	for variant in cpu cuda; do \
+	  $(BIN)/python roles/python_app/files/wheelhouse.py --project . --variant $$variant --write-lock \
+	    $(foreach d,$(PIP_FIND_LINKS),--find-links $(d)) || exit 1; done
+
 wizard: dev
 	$(BIN)/python ansible/wizard.py $(ENV)
 

@@ -7,6 +7,7 @@ needs no database password. ``problems()`` lists every missing, invalid or weak 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import ssl
@@ -20,17 +21,14 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Quantization = Literal["float32", "float16", "int8"]
-MODES = ("webui", "vecpipe", "worker", "beat", "flower", "migrate")
 
-# What each service mode needs; everything else has a usable default.
+# What each service mode needs; everything else has a usable default. Its one home is a data file the
+# deploy role reads too (roles/semantik/vars/main.yml), so a host missing one fails before any change.
 REQUIRED_BY_MODE: dict[str, tuple[str, ...]] = {
-    "webui": ("DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "INTERNAL_API_KEY"),
-    "vecpipe": ("INTERNAL_API_KEY",),
-    "worker": ("DATABASE_URL", "REDIS_URL", "INTERNAL_API_KEY"),
-    "beat": ("DATABASE_URL", "REDIS_URL"),
-    "flower": ("REDIS_URL", "FLOWER_BASIC_AUTH"),
-    "migrate": ("DATABASE_URL",),
+    mode: tuple(names)
+    for mode, names in json.loads((Path(__file__).parent / "required_by_mode.json").read_text()).items()
 }
+MODES = tuple(REQUIRED_BY_MODE)
 KEYS = ("JWT_SECRET_KEY", "INTERNAL_API_KEY", "QDRANT_API_KEY")
 PLACEHOLDERS = (
     "changeme",
