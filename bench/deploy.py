@@ -97,7 +97,8 @@ def main() -> int:
     parser.add_argument("--demo", action="store_true", help="also time `make demo` (on a fresh host)")
     args = parser.parse_args()
     figures: dict[str, object] = {}
-    sources = [str(ROOT / name) for name in ("app", "alembic", "pyproject.toml", "alembic.ini", "README.md")]
+    names = ("app", "alembic", "locks", "pyproject.toml", "alembic.ini", "README.md")
+    sources = [str(ROOT / name) for name in names]
     run("rsync", "-a", "--exclude=__pycache__", "--exclude=*.egg-info", *sources, f"{SNAPSHOT}/")
     figures["wheelhouse_warm"] = timed(playbook("-i", "inventories/dev", "playbooks/wheelhouse.yml")[0])
     run(str(BIN / "ansible-playbook"), "ansible/lab/down.yml", "-e", json.dumps({"lab_hosts": [HOST]}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -74,14 +75,50 @@ def test_the_source_hash_ignores_caches_but_not_code(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration  # builds one
-def test_a_built_wheelhouse_is_resolved_for_debian_python(tmp_path: Path) -> None:
-    """Where `make wheelhouse` has run: redis' async-timeout (python_full_version < '3.11.3') is in."""
-    built = sorted((ROOT / "wheelhouse").glob("cpu-py3.11.2*/requirements.txt"))
-    if not built:
-        pytest.skip("no wheelhouse built here (make wheelhouse)")
-    lock = built[0].read_text()
-    assert "\nasync-timeout==" in lock
-    assert "\ntorch==2.13.0+cpu" in lock
+def pins(text: str) -> dict[str, str]:
+    return dict(line.split("==") for line in text.splitlines() if "==" in line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize("variant", ["cpu", "cuda"])
+def test_the_lock_pins_pyprojects_dependencies_for_debian_python(variant: str) -> None:
+    """Resolved for Python 3.11.2: redis' async-timeout (python_full_version < '3.11.3') is in."""
+    import tomllib
+
+    locked = pins(wheelhouse.project_lock(ROOT, variant).read_text())
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in declared:
+        name, version = requirement.split("==")
+        assert locked[name.split("[")[0]] == version + (
+            "+cpu" if (name, variant) == ("torch", "cpu") else ""
+        ), f"locks/{variant}.txt pins {name} otherwise than pyproject.toml: run make lock"
+    assert "async-timeout" in locked
+    assert ("nvidia-cublas" in locked) == (variant == "cuda")  # the CUDA build's libraries, from the index
+
+
+def test_the_wheelhouse_resolves_within_the_lock(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "locks").mkdir(parents=True)
+    shutil.copy(ROOT / "pyproject.toml", project)
+    key = wheelhouse.lock_inputs(args(), project)[2]  # sources without a lock resolve freely
+    shutil.copy(ROOT / "locks/cpu.txt", project / "locks")
+    assert wheelhouse.lock_inputs(args(), project)[2] != key  # a new lock resolves again
+    assert (
+        wheelhouse.lock_inputs(args(variant="cuda", find_links=["/w"]), project)[2]
+        == wheelhouse.lock_inputs(args(variant="cuda"), project)[2]
+    )  # the CUDA build never comes from the local directories, where a +cpu one may lie
+
+
+@pytest.mark.integration  # resolves against the package index
+@pytest.mark.parametrize("variant", ["cpu", "cuda"])
+def test_the_committed_lock_is_what_make_lock_writes(variant: str, tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    links = [d for d in os.environ.get("PIP_FIND_LINKS", "").split() if d]
+    done = wheelhouse.write_lock(
+        args(variant=variant, project=str(tmp_path), find_links=links, write_lock=True)
+    )
+    assert done["changed"]
+    written = (tmp_path / "locks" / f"{variant}.txt").read_text()
+    assert pins(written) == pins((ROOT / "locks" / f"{variant}.txt").read_text()), "run make lock"
 
 
 @pytest.mark.integration  # builds the wheel

@@ -2,11 +2,16 @@
 """Build a wheelhouse on the controller: every wheel a host's venv needs, the project's own included.
 
     wheelhouse.py --out DIR --project ROOT --variant cpu|cuda [--extra REQ]... [--check]
+    wheelhouse.py --project ROOT --variant cpu|cuda --write-lock     # `make lock`
 
-The lock (DIR/requirements.txt) is resolved by `uv pip compile` for the *target* interpreter
-(--python-version, default Debian 12's 3.11.2, and --glibc), not the controller's: markers such as
-``python_full_version < '3.11.3'`` differ between 3.11.2 and a newer controller. The wheels are
-then fetched by `pip download --no-deps` for that platform, checked against the lock's hashes.
+The project's committed lock, ROOT/locks/<variant>.txt, pins every package, transitive ones included,
+so a wheelhouse resolves the same whenever and wherever it is built; --write-lock rewrites it from
+pyproject.toml (sources without one, older releases, resolve freely). DIR/requirements.txt is
+resolved within it by `uv pip compile` (the --extra requirements and their own dependencies, which it
+does not name, resolve freely) for the *target* interpreter (--python-version, default Debian 12's
+3.11.2, and --glibc), not the controller's: markers such as ``python_full_version < '3.11.3'`` differ
+between 3.11.2 and a newer controller. The wheels are then fetched by `pip download --no-deps` for that
+platform, checked against requirements.txt's hashes.
 DIR/install.txt is what the host installs: the lock plus the project wheel, each with its sha256;
 DIR/local.txt names the wheels no index has (the project's, and those from --find-links);
 DIR/bin/uv is the uv the hosts install with (--uv).
@@ -120,8 +125,18 @@ def platforms(glibc: str) -> list[str]:
     return tags + ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
 
 
+def find_links(args: argparse.Namespace) -> list[str]:
+    """The local wheel directories to use: none for cuda, whose torch==X a local X+cpu build would satisfy
+    too (a local version label matches a plain pin), where the index has the CUDA build."""
+    return [] if args.variant == "cuda" else args.find_links
+
+
+def project_lock(root: Path, variant: str) -> Path:
+    return root / "locks" / f"{variant}.txt"
+
+
 def lock_inputs(args: argparse.Namespace, root: Path) -> tuple[list[str], list[str], str]:
-    """(requirements, overrides, key) that decide the lock."""
+    """(requirements, overrides, key) that decide the wheelhouse's requirements.txt."""
     deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
     requirements = sorted(deps) + sorted(args.extra)
     overrides = []
@@ -137,7 +152,8 @@ def lock_inputs(args: argparse.Namespace, root: Path) -> tuple[list[str], list[s
         "python": args.python_version,
         "glibc": args.glibc,
         "index": args.index_url,
-        "find_links": args.find_links,
+        "find_links": find_links(args),
+        "lock": lock.read_text() if (lock := project_lock(root, args.variant)).exists() else None,
     }
     return requirements, overrides, hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
@@ -147,34 +163,68 @@ def locked_files(out: Path) -> list[str]:
     return listed.read_text().split() if listed.exists() else []
 
 
+def compile_lock(
+    args: argparse.Namespace, work: Path, requirements: list[str], overrides: list[str], *options: str
+) -> Path:
+    """`uv pip compile` of the requirements for the target interpreter; the file it wrote."""
+    (work / "requirements.in").write_text("\n".join(requirements) + "\n")
+    (work / "overrides.txt").write_text("".join(f"{o}\n" for o in overrides))
+    links = [a for d in find_links(args) for a in ("--find-links", d)]
+    target = f"x86_64-manylinux_{args.glibc.replace('.', '_')}"
+    run(
+        str(BIN / "uv"),
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-header",
+        *options,
+        "--python-version",
+        args.python_version,
+        "--python-platform",
+        target,
+        "--index-url",
+        args.index_url,
+        *links,
+        "--override",
+        "overrides.txt",
+        "--output-file",
+        "requirements.txt",
+        "requirements.in",  # relative: the lock's "# via" lines name no temporary directory
+        cwd=work,
+    )
+    return work / "requirements.txt"
+
+
+def write_lock(args: argparse.Namespace) -> dict[str, object]:
+    """ROOT/locks/<variant>.txt from pyproject.toml's dependencies alone."""
+    root = Path(args.project).resolve()
+    requirements, overrides, _ = lock_inputs(argparse.Namespace(**{**vars(args), "extra": []}), root)
+    with tempfile.TemporaryDirectory(prefix="semantik-lock-") as tmp:
+        pins = compile_lock(args, Path(tmp), requirements, overrides).read_text()
+    header = (
+        f"# Every package the hosts' venv holds, torch variant {args.variant}, for Python"
+        f" {args.python_version} on glibc {args.glibc}.\n# Written by `make lock` from pyproject.toml;"
+        " the wheelhouse resolves within it\n# (roles/python_app/files/wheelhouse.py).\n"
+    )
+    lock = project_lock(root, args.variant)
+    lock.parent.mkdir(exist_ok=True)
+    return {"changed": write_if_changed(lock, header + pins), "lock": str(lock)}
+
+
 def resolve(args: argparse.Namespace, out: Path, requirements: list[str], overrides: list[str]) -> None:
+    # Sources older than the lock (a release before it, as the upgrade scenario deploys) resolve freely.
+    lock = project_lock(Path(args.project).resolve(), args.variant)
+    within = ["--constraint", str(lock)] if lock.exists() else []
     with tempfile.TemporaryDirectory(prefix="semantik-lock-") as tmp:
         work = Path(tmp)
-        (work / "requirements.in").write_text("\n".join(requirements) + "\n")
-        (work / "overrides.txt").write_text("".join(f"{o}\n" for o in overrides))
-        links = [a for d in args.find_links for a in ("--find-links", d)]
-        target = f"x86_64-manylinux_{args.glibc.replace('.', '_')}"
-        run(
-            str(BIN / "uv"),
-            "pip",
-            "compile",
-            "--quiet",
-            "--no-header",
-            "--generate-hashes",
-            "--python-version",
-            args.python_version,
-            "--python-platform",
-            target,
-            "--index-url",
-            args.index_url,
-            *links,
-            "--override",
-            str(work / "overrides.txt"),
-            "--output-file",
-            str(work / "requirements.txt"),
-            str(work / "requirements.in"),
-        )
+        try:
+            compile_lock(args, work, requirements, overrides, "--generate-hashes", *within)
+        except BuildError as error:
+            raise BuildError(
+                f"{error}\n(is {lock} older than pyproject.toml? `make lock` rewrites it)"
+            ) from None
         # Wheels already in the old wheelhouse are reused (a local find-links), not fetched again.
+        links = [a for d in find_links(args) for a in ("--find-links", d)]
         fetch = work / "wheels"
         reuse = ["--find-links", str(out)] if out.is_dir() else []
         tags = [a for tag in platforms(args.glibc) for a in ("--platform", tag)]
@@ -207,7 +257,7 @@ def resolve(args: argparse.Namespace, out: Path, requirements: list[str], overri
             str(work / "requirements.txt"),
         )
         wheels = sorted(p.name for p in fetch.glob("*.whl"))
-        local = sorted({w for d in args.find_links if Path(d).is_dir() for w in os.listdir(d)} & set(wheels))
+        local = sorted({w for d in find_links(args) if Path(d).is_dir() for w in os.listdir(d)} & set(wheels))
         out.mkdir(parents=True, exist_ok=True)
         for name in wheels:
             if not (out / name).exists() or sha256(out / name) != sha256(fetch / name):
@@ -292,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--out", required=True, help="the wheelhouse directory")
+    parser.add_argument("--out", help="the wheelhouse directory (not with --write-lock)")
     parser.add_argument("--project", required=True, help="the project's source tree (pyproject.toml)")
     parser.add_argument("--variant", choices=("cpu", "cuda"), required=True, help="torch build")
     parser.add_argument("--extra", action="append", default=[], help="another requirement (repeatable)")
@@ -302,9 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--find-links", action="append", default=[], help="a local wheel directory")
     parser.add_argument("--uv", help="a uv binary to put into the wheelhouse (bin/uv) for the hosts")
     parser.add_argument("--check", action="store_true", help="report what would change; write nothing")
+    parser.add_argument("--write-lock", action="store_true", help="rewrite ROOT/locks/<variant>.txt")
     args = parser.parse_args(argv)
+    if not args.write_lock and not args.out:
+        parser.error("--out is required (but with --write-lock)")
     try:
-        print(json.dumps(build(args)))
+        print(json.dumps(write_lock(args) if args.write_lock else build(args)))
     except BuildError as error:
         print(f"wheelhouse: {error}", file=sys.stderr)
         return 1
