@@ -5,11 +5,17 @@
 Starts real PostgreSQL, Redis, vecpipe (test model, embedded store) and the webui (gunicorn), fills a
 collection with 2,000 chunks, then sends each query to POST /api/v2/search/single. vecpipe reports the
 time it spent embedding the query and searching (in its process); the webui's overhead is the client's
-round trip minus that, per query. Target: overhead p50 within 10 ms. Asserts nothing.
+round trip minus that, per query. Target: overhead p50 within 10 ms.
+
+Then the HTTP client every search crosses, webui to vecpipe: the CPU this process spends per POST /search
+with semantik's VecpipeClient (keep-alive over http.client), a maintained pool (urllib3's
+HTTPConnectionPool) and a tuned httpx.Client, the clients alternating query by query; the ratio to
+VecpipeClient is what decides whether the hand-written pool stays. Asserts nothing.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 import sys
 import tempfile
@@ -132,9 +138,59 @@ def main() -> None:
         ):
             p95 = statistics.quantiles(values, n=20)[18]
             print(f"{label:38s} p50 {statistics.median(values):6.1f} ms  p95 {p95:6.1f} ms")
+        client_cost(env["VECPIPE_URL"], collection["vector_store_name"])
     finally:
         stop_service(webui)
         stop_all(services)
+
+
+def client_cost(url: str, store_name: str, rounds: int = 5) -> None:
+    """Client CPU per POST /search (process time, so vecpipe's own work is not in it), per client."""
+    import urllib3
+
+    from semantik.shared.config import Settings
+    from semantik.shared.vecpipe_client import VecpipeClient
+
+    headers = {"X-Internal-Api-Key": KEY, "Content-Type": "application/json"}
+    ours = VecpipeClient(Settings(vecpipe_url=url, internal_api_key=KEY))
+    pool = urllib3.HTTPConnectionPool(httpx.URL(url).host, httpx.URL(url).port, maxsize=20, retries=False)
+    tuned = httpx.Client(base_url=url, headers=headers, trust_env=False, timeout=60)
+
+    def body(query: str) -> dict:
+        return {"collection": store_name, "query": query, "k": 10, "include_content": True}
+
+    clients = {
+        "VecpipeClient (http.client)": lambda query: ours.search(store_name, query, 10, include_content=True),
+        "urllib3 HTTPConnectionPool": lambda query: json.loads(
+            pool.request("POST", "/search", body=json.dumps(body(query)), headers=headers).data
+        ),
+        "httpx.Client (trust_env off)": lambda query: tuned.post("/search", json=body(query)).json(),
+    }
+    spent: dict[str, list[float]] = {name: [] for name in clients}
+    queries = texts(QUERIES, 11)
+    for _ in range(rounds):
+        used = dict.fromkeys(clients, 0.0)
+        for query in queries:
+            for name, search in clients.items():
+                started = time.process_time()
+                assert len(search(query)["results"]) == 10
+                used[name] += time.process_time() - started
+        for name in clients:
+            spent[name].append(used[name] / len(queries) * 1e6)
+    print(
+        f"\nclient CPU per POST /search (us, median of {rounds} rounds of {QUERIES}; x VecpipeClient's)"
+    )
+    baseline = statistics.median(spent["VecpipeClient (http.client)"])
+    for name, values in spent.items():
+        cost = statistics.median(values)
+        print(f"  {name:30s} {cost:5.0f} us  x{cost / baseline:5.2f}   (rounds: {listed(values)})")
+    ours.close()
+    pool.close()
+    tuned.close()
+
+
+def listed(values: list[float]) -> str:
+    return ", ".join(f"{value:.0f}" for value in values)
 
 
 def stop_all(services: list) -> None:
