@@ -177,9 +177,7 @@ def client_cost(url: str, store_name: str, rounds: int = 5) -> None:
                 used[name] += time.process_time() - started
         for name in clients:
             spent[name].append(used[name] / len(queries) * 1e6)
-    print(
-        f"\nclient CPU per POST /search (us, median of {rounds} rounds of {QUERIES}; x VecpipeClient's)"
-    )
+    print(f"\nclient CPU per POST /search (us, median of {rounds} rounds of {QUERIES}; x VecpipeClient's)")
     baseline = statistics.median(spent["VecpipeClient (http.client)"])
     for name, values in spent.items():
         cost = statistics.median(values)
