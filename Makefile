@@ -96,12 +96,13 @@ deploy: dev $(TOOLS) inventories/$(ENV)/.vault_pass
 	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) site.yml
 
 ## upgrade: site.yml — the new release rolls out host by host, each tier handing over (README, "Upgrades")
-## rollback: every app host back to the release it ran before the last rollout; again to go forward
+## rollback: every app host back to the release it ran before the last rollout; again to go forward;
+##           SCHEMA=<revision|-N> takes the database schema back too, with the release just left
 .PHONY: upgrade rollback
 upgrade: deploy
 
 rollback: dev inventories/$(ENV)/.vault_pass
-	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/rollback.yml
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/rollback.yml $(if $(SCHEMA),-e rollback_schema_to=$(SCHEMA))
 
 ## status: each host's units and health (ENV=dev|prod); logs: SERVICE=webui|vecpipe|...|backup [LINES=n]
 ## backup: backup.yml (into backups/$(ENV)/ unless the inventory names a backup host)

@@ -25,6 +25,30 @@ def test_migrate_brings_an_empty_database_to_head(servers, app_env) -> None:
     engine.dispose()
 
 
+def test_migrate_to_goes_down_only_when_forced_and_back_up(servers, app_env) -> None:
+    from semantik.shared.migrations import current
+
+    url = servers[0].create_database("cli_migrate_to")
+    env, engine_url = {**app_env, "DATABASE_URL": url}, url.replace("postgresql://", "postgresql+psycopg2://")
+    head = _run("migrate", env=env)
+    assert head.returncode == 0, head.stderr
+    newest = current(engine_url)
+    refused = _run("migrate", "--to", "-1", env=env)
+    assert refused.returncode == 1
+    assert f"below {newest}, the schema this code is written for" in refused.stderr
+    assert current(engine_url) == newest  # nothing moved
+    down = _run("migrate", "--to", "-1", "--force", env=env)
+    assert down.returncode == 0, down.stderr
+    below = current(engine_url)
+    assert below is not None and below != newest and down.stdout.strip() == f"schema: {newest} -> {below}"
+    unknown = _run("migrate", "--to", "nope", "--force", env=env)
+    assert unknown.returncode == 1 and "'nope'" in unknown.stderr
+    up = _run("migrate", env=env)
+    assert up.returncode == 0 and up.stdout.strip() == f"schema: {below} -> {newest}", up.stderr
+    again = _run("migrate", "--to", newest, env=env)
+    assert again.returncode == 0 and again.stdout.strip() == f"schema: {newest} -> {newest}"
+
+
 def test_create_user_is_idempotent_and_never_changes_a_password(db, app_env) -> None:
     args = ("create-user", "root_admin", "admin@example.org", "--superuser", "--password-stdin")
     created = _run(*args, env=app_env, stdin="a-long-enough-password\n")

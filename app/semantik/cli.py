@@ -81,12 +81,17 @@ def _flower(_: argparse.Namespace) -> int:
     return 0
 
 
-@command("migrate", "upgrade the database schema to the newest revision")
-def _migrate(_: argparse.Namespace) -> int:
-    from semantik.shared.migrations import upgrade
+@command("migrate", "upgrade the database schema to the newest revision, or move it --to another")
+def _migrate(args: argparse.Namespace) -> int:
+    from semantik.shared.migrations import MigrationRefused, migrate_to
 
     require("migrate")
-    upgrade("head")
+    try:
+        before, after = migrate_to(args.to, force=args.force)
+    except MigrationRefused as error:
+        print(f"semantik migrate: {error}", file=sys.stderr)
+        return 1
+    print(f"schema: {before or 'none'} -> {after or 'none'}")
     return 0
 
 
@@ -188,6 +193,13 @@ def parser() -> argparse.ArgumentParser:
     check = sub.choices["check-config"]
     check.add_argument(
         "modes", nargs="*", type=_mode, metavar="MODE", help=f"{', '.join(MODES)} (default: all)"
+    )
+    migrate = sub.choices["migrate"]
+    migrate.add_argument(
+        "--to", default="head", metavar="REVISION", help="a revision, head, base or -N (N steps down)"
+    )
+    migrate.add_argument(
+        "--force", action="store_true", help="go below the schema this code is written for (a rollback)"
     )
     user = sub.choices["create-user"]
     user.add_argument("username")

@@ -77,3 +77,13 @@ def test_prod_needs_exactly_one_beat_host(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "exactly one host in beat" in done.stdout
     assert "'beat': 2" in done.stdout
+
+
+def test_a_bad_schema_revision_stops_rollback_before_any_change(dev_inventory: Path) -> None:
+    done = ansible_playbook(dev_inventory, "playbooks/rollback.yml", "-e", "rollback_schema_to=yesterday")
+    out = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "rollback_schema_to must be an Alembic revision (its hex digits), base, or -N" in out, out[-3000:]
+    assert '"yesterday"' in out
+    recap = re.search(r"semantik-dev\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", out)
+    assert recap and recap.groups() == ("0", "0", "1"), out[-1500:]
