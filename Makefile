@@ -43,6 +43,21 @@ lint: dev
 test: lint $(TOOLS)
 	$(BIN)/pytest
 
+## test-coverage: every test but the lab's under coverage.py: line and branch coverage of app/ (the
+##                services the tests start included); the HTML report in build/coverage/html
+.PHONY: test-coverage
+test-coverage: dev
+	rm -rf build/coverage
+	$(BIN)/coverage run -m pytest -m "not lab" -q
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage report
+	$(BIN)/coverage html -q -d build/coverage/html
+	$(BIN)/coverage json -q -o build/coverage/coverage.json
+	@$(BIN)/python -c 'import json; t = json.load(open("build/coverage/coverage.json"))["totals"]; \
+	  lines, branches = (t["covered_lines"], t["num_statements"]), (t["covered_branches"], t["num_branches"]); \
+	  print("app/: lines %.1f%% (%d of %d), branches %.1f%% (%d of %d)" \
+	        % (100 * lines[0] / lines[1], *lines, 100 * branches[0] / branches[1], *branches))'
+
 ## test-fast: unit tests only
 test-fast: dev
 	$(BIN)/pytest -m "not integration and not lab"
@@ -58,6 +73,16 @@ lab-up: dev
 
 lab-down: dev
 	$(LAB_PLAYBOOK) ansible/lab/down.yml
+
+## lab-dev: the dev inventory's host as a lab host (semantik-dev; ansible/dev-lab.yml), for make deploy
+## lab-dev-down: remove it, and the inventory's pointer to it
+.PHONY: lab-dev lab-dev-down
+lab-dev: dev
+	$(LAB_PLAYBOOK) ansible/dev-lab.yml
+
+lab-dev-down: dev
+	$(LAB_PLAYBOOK) ansible/lab/down.yml -e '{"lab_hosts": ["semantik-dev"]}'
+	rm -f inventories/dev/host_vars/semantik-dev/lab.yml
 
 ## wizard: strong secrets into inventories/$(ENV)/group_vars/all/vault.yml (ENV=dev|prod), ansible-vault
 ##         encrypted with a generated password file inventories/$(ENV)/.vault_pass (never committed)
