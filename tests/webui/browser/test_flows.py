@@ -211,6 +211,10 @@ def _delete_and_sign_out(driver, base: str, collection_url: str, shoot) -> None:
     assert "cannot be undone" in _text(driver, "main")
     shoot("13-confirm-delete")
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    # click() does not wait for the page the form's POST leads to (the store's collection goes first)
+    _wait(
+        driver, lambda d: "is deleted." in d.find_element(By.TAG_NAME, "main").text, "the deletion's notice"
+    )
     assert "The collection “Samples” is deleted." in _text(driver, ".notice")
     driver.find_element(By.CSS_SELECTOR, "form.account button").click()
     _wait(driver, lambda d: d.find_elements(By.ID, "username"), "the sign-in page")
