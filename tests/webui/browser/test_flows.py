@@ -15,6 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
@@ -46,12 +47,18 @@ def _documents(root: Path) -> Path:
 
 
 def _wait(driver, check, what: str, timeout: float = 180):
-    return WebDriverWait(driver, timeout, poll_frequency=0.3).until(
-        lambda d: check(d), message=f"waiting for {what}"
-    )
+    # An element found on the page a form or the live region is replacing goes stale: look again.
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.3, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(lambda d: check(d), message=f"waiting for {what}")
 
 
 def _text(driver, css: str) -> str:
+    for _ in range(5):
+        try:
+            return driver.find_element(By.CSS_SELECTOR, css).text
+        except StaleElementReferenceException:
+            continue  # the live region replaced it between finding and reading: read the new one
     return driver.find_element(By.CSS_SELECTOR, css).text
 
 
