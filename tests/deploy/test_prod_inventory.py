@@ -149,6 +149,30 @@ def test_no_other_port_is_admitted_between_hosts(rendered: dict[str, dict]) -> N
         assert values["firewall_public_ports"] == ([22, 80, 443] if "lb" in values["groups"] else [22]), name
 
 
+def test_metrics_stay_on_loopback_without_a_monitoring_host(rendered: dict[str, dict]) -> None:
+    assert {values["metrics_host"] for values in rendered.values()} == {"127.0.0.1"}
+
+
+def test_a_monitoring_host_alone_reaches_each_services_metrics_port(tmp_path: Path) -> None:
+    inventory = inventory_copy("prod", tmp_path)
+    monitoring = (
+        "    monitoring:\n      hosts:\n        mon1: {ansible_host: 10.0.1.81, private_address: 10.0.1.81}\n"
+    )
+    (inventory / "hosts.yml").write_text((inventory / "hosts.yml").read_text() + monitoring)
+    out = tmp_path / "render"
+    out.mkdir()
+    done = ansible_playbook(inventory, "tests/deploy/render.yml", "-e", f"render_dir={out}", env="prod")
+    assert done.returncode == 0, done.stdout[-3000:]
+    rendered = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+    for name, values in rendered.items():
+        ports = values["metrics_ports"]
+        served = {ports[service] for service in values["services"] if service in ports}
+        admitted = {rule["port"]: rule["sources"] for rule in values["firewall_allowed_from"]}
+        assert {port: admitted.get(port) for port in served} == dict.fromkeys(served, ["10.0.1.81"]), name
+        assert values["metrics_host"] == (values["address"] if name != "mon1" else "127.0.0.1"), name
+        assert not set(admitted) & (set(ports.values()) - served), name  # no port of a service it lacks
+
+
 def test_postgres_admits_its_clients_networks(rendered: dict[str, dict]) -> None:
     (db,) = members(rendered, "postgres")
     clients = {rendered[h]["address"] for t in EDGES["postgres"][1] for h in members(rendered, t)}

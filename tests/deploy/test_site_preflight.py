@@ -27,6 +27,8 @@ CASES = [
     ({"semantik_database_url": ""}, "semantik_database_url (DATABASE_URL, for webui, worker, beat)"),
     ({"semantik_admin_password": ""}, "semantik_admin_password must be set"),
     ({"semantik_login_window_seconds": 0}, "semantik_login_window_seconds 1..86400"),
+    ({"semantik_metrics_ports": {"webui": 9461, "worker": 9461}}, "semantik_metrics_ports"),
+    ({"semantik_metrics_ports": {"webui": 8080}}, "semantik_metrics_ports"),
     ({"semantik_qdrant_path": "/srv/qdrant"}, "must be under /var/lib"),
     ({"postgresql_max_connections": "lots"}, "postgresql_max_connections"),
     ({"redis_appendfsync": "sometimes"}, "redis_appendfsync"),

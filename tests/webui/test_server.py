@@ -1,8 +1,10 @@
 """The real `semantik webui` process: gunicorn with uvicorn workers, and schemathesis against it."""
 
+import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,23 @@ def test_webui_serves_through_gunicorn_workers(webui_server: str) -> None:
     response = httpx.get(f"{webui_server}/api/auth/me")
     assert response.status_code == 401
     assert response.headers["X-Correlation-ID"]
+
+
+def test_webui_logs_one_json_object_per_line_with_the_correlation_id(
+    webui_server: str, app_env: dict[str, str], tmp_path: Path
+) -> None:
+    answer = httpx.get(f"{webui_server}/api/auth/me", headers={"X-Correlation-ID": "tracethis42"})
+    assert answer.headers["X-Correlation-ID"] == "tracethis42"
+    time.sleep(0.5)  # the access line is written as the answer goes out
+    text = (tmp_path / "webui.log").read_text()
+    lines = [json.loads(line) for line in text.splitlines()]  # every line: one JSON object
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines), lines[:3]
+    (access,) = [line for line in lines if "/api/auth/me" in line["message"]]
+    assert (access["logger"], access["correlation_id"]) == ("uvicorn.access", "tracethis42"), access
+    assert " 401" in access["message"], access
+    assert "Booting worker" in text and "Listening at" in text  # gunicorn's own lines, in the format
+    for name in ("JWT_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "INTERNAL_API_KEY"):
+        assert app_env[name] not in text, name
 
 
 def test_schemathesis_finds_no_server_errors(vecpipe_server: str, webui_server: str, tmp_path: Path) -> None:

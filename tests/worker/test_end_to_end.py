@@ -1,14 +1,18 @@
 """The whole system as real processes on one machine: webui (gunicorn), vecpipe (real test model,
-embedded store), worker, beat, PostgreSQL and Redis, driven only through the HTTP API."""
+embedded store), worker, beat, PostgreSQL and Redis, driven only through the HTTP API; then what each
+service's Prometheus metrics say of it."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from pathlib import Path
 
 import httpx
 
 from factories import PASSWORD, register
+from support.servers import free_port, scrape
 from worker.conftest import start_process
 from worker.tasks.test_operation_faults import wait_for
 
@@ -55,13 +59,23 @@ def _top_hit(http: httpx.Client, collection_id: str, question: str) -> list[str]
 
 
 def test_ingest_search_delete_sync(
-    vecpipe_server, webui_server: str, worker_env, documents_root: Path, tmp_path: Path, processes
+    vecpipe_server,
+    webui_server: str,
+    worker_env,
+    documents_root: Path,
+    tmp_path: Path,
+    processes,
+    metrics_ports: dict[str, int],
+    vecpipe_root: Path,
 ) -> None:
+    started = time.time()
     folder = documents_root / "end-to-end"
     shutil.copytree(SAMPLES, folder)
-    env = {**worker_env, "BEAT_SYNC_CHECK_SECONDS": "1"}
-    processes.append(start_process("worker", env, tmp_path / "worker.log", " ready."))
-    processes.append(start_process("beat", env, tmp_path / "beat.log", "beat: Starting"))
+    env = {**worker_env, "BEAT_SYNC_CHECK_SECONDS": "1", "LOG_FORMAT": "json"}
+    ports = {**metrics_ports, "worker": free_port(), "beat": free_port()}
+    for mode, ready in (("worker", " ready."), ("beat", "beat: Starting")):
+        mode_env = {**env, "METRICS_PORT": str(ports[mode])}
+        processes.append(start_process(mode, mode_env, tmp_path / f"{mode}.log", ready))
     http = _api(webui_server)
 
     created = http.post(
@@ -101,3 +115,38 @@ def test_ingest_search_delete_sync(
     assert state["sync_next_run_at"] is not None
     assert "lighthouse.txt" not in _top_hit(http, collection["id"], QUESTIONS["lighthouse.txt"])
     assert _top_hit(http, collection["id"], QUESTIONS["beekeeping.rst"])[0] == "beekeeping.rst"
+    _metrics_tell_the_same(ports, state, appended, searches=len(QUESTIONS) + 2, since=started)
+    logs = {mode: tmp_path / f"{mode}.log" for mode in ("worker", "beat")} | {
+        "vecpipe": vecpipe_root / "vecpipe.log"
+    }
+    lines = {mode: [json.loads(line) for line in log.read_text().splitlines()] for mode, log in logs.items()}
+    # The operation's own lines carry its id; Celery's banner is not among them.
+    assert any(line.get("correlation_id") == appended["id"] for line in lines["worker"]), lines["worker"][-5:]
+    assert any(line["message"].endswith(" ready.") for line in lines["worker"])
+    assert any(line["message"].startswith("beat: Starting") for line in lines["beat"])
+
+
+def _metrics_tell_the_same(ports: dict[str, int], state: dict, appended: dict, searches: int, since: float):
+    webui, vecpipe, worker, beat = (scrape(ports[name]) for name in ("webui", "vecpipe", "worker", "beat"))
+    # Two gunicorn workers answered the searches: the master's figure is their sum.
+    route = (("method", "POST"), ("route", "/api/v2/search/single"), ("status", "200"))
+    assert webui[("semantik_webui_requests_total", route)] == searches
+    assert webui[("semantik_webui_request_duration_seconds_count", route[:2])] == searches
+    name = state["vector_store_name"]
+    assert vecpipe[("semantik_vecpipe_collection_points", (("collection", name),))] == state["vector_count"]
+    assert vecpipe[("semantik_vecpipe_texts_embedded_total", ())] >= appended["chunks_embedded"] + searches
+    assert vecpipe[("semantik_vecpipe_search_duration_seconds_count", (("mode", "hybrid"),))] >= searches
+    models = [labels for (sample, labels) in vecpipe if sample == "semantik_vecpipe_model_info"]
+    assert [dict(labels)["dtype"] for labels in models] == ["float32"], models
+    ended = {
+        (dict(labels)["type"], dict(labels)["status"]): value
+        for (sample, labels), value in worker.items()
+        if sample == "semantik_worker_operations_total"
+    }
+    assert ended[("index", "completed")] == ended[("append", "completed")] == 1, ended
+    assert ended[("sync", "completed")] >= 1, ended
+    written = (("reason", ""), ("status", "completed"))
+    assert worker[("semantik_worker_documents_total", written)] == len(list(SAMPLES.iterdir()))
+    assert worker[("semantik_worker_chunks_total", ())] == appended["chunks_embedded"]
+    assert ("semantik_worker_queue_length", (("queue", "celery"),)) in worker
+    assert beat[("semantik_beat_last_run_timestamp_seconds", (("schedule", "sync-due-sources"),))] > since

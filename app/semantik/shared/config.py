@@ -140,6 +140,14 @@ class Settings(BaseSettings):
     flower_port: int = Field(5555, ge=1, le=65535)
     flower_url_prefix: str = ""
 
+    # How the services log (shared/logs.py): one JSON object per line on the hosts, plain text here.
+    log_format: Literal["json", "text"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Prometheus metrics (shared/metrics.py): each service on a port of its own; 0 serves none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(0, ge=0, le=65535)
+
     # Worker and beat (see worker/celery_app.py for how each is used).
     worker_concurrency: int = Field(2, ge=1, le=64)
     worker_soft_time_limit: int = Field(6 * 3600, ge=1)

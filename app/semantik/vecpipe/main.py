@@ -16,10 +16,12 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.main import STARTUP_FAILURE
 
+from semantik.shared import logs, metrics
 from semantik.shared.config import ConfigError, Settings
 from semantik.shared.errors import SemantikError
 from semantik.vecpipe.api.errors import BodySizeLimit, install_error_handlers
 from semantik.vecpipe.api.main import api_router
+from semantik.vecpipe.metrics import StoreAndModel
 from semantik.vecpipe.models import Embedder, ModelLoadError, load_embedder
 from semantik.vecpipe.store import open_store
 from semantik.vecpipe.store.base import VectorStore
@@ -32,6 +34,7 @@ class _ServerOptions(TypedDict, total=False):
     """What serve() gives uvicorn.run and uvicorn.Config alike, typed as uvicorn types them."""
 
     log_level: str
+    log_config: None
     timeout_graceful_shutdown: int
     ssl_certfile: str
     ssl_keyfile: str
@@ -109,7 +112,7 @@ def serve(settings: Settings) -> None:
     socket systemd passed (socket activation: the socket outlives a restart, so connections wait in its
     backlog instead of being refused) or else on VECPIPE_HOST:VECPIPE_PORT. Start-up failures come out
     as ConfigError with the reason."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup(settings.log_format, settings.log_level)
     inherited = systemd_socket()
     try:
         app = create_app(settings)
@@ -119,9 +122,11 @@ def serve(settings: Settings) -> None:
         if isinstance(error, ConfigError):
             raise
         raise ConfigError([f"vecpipe cannot start: {error}"]) from error
+    metrics.serve(settings, StoreAndModel(app.state.store, app.state.embedder))
     scheme = "https" if settings.vecpipe_tls_cert else "http"
     options: _ServerOptions = {
-        "log_level": "info",
+        "log_level": settings.log_level.lower(),
+        "log_config": None,  # the root logger's, set above: uvicorn's loggers propagate to it
         # uvicorn annotates it int but only hands it to asyncio.wait_for, which takes a float.
         "timeout_graceful_shutdown": settings.vecpipe_stop_grace,  # type: ignore[typeddict-item]
     }

@@ -188,7 +188,9 @@ def _max_tokens(model: SentenceTransformer) -> int:
 
 def _load(name: str, plan: LoadPlan) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # a journal, not a terminal: no bars among the lines
     try:
         return SentenceTransformer(name, device=plan.device, model_kwargs=plan.model_kwargs)
     except Exception as error:  # any loading failure is fatal at start; say what and why

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from semantik.shared.errors import AuthenticationError, SemantikError
+from semantik.shared.logs import CORRELATION_ID
 from semantik.webui.pages.route import NOT_FOUND, error_page
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,11 @@ class CorrelationId:
                 MutableHeaders(scope=message)[HEADER] = cid
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = CORRELATION_ID.set(cid)  # every log line of this request carries it
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            CORRELATION_ID.reset(token)
 
 
 def install(app: FastAPI) -> None:

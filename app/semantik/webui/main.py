@@ -13,6 +13,7 @@ from semantik.shared.services.auth_state import AuthState
 from semantik.shared.vecpipe_client import VecpipeClient
 from semantik.webui import errors, pages
 from semantik.webui.api.routes import api_keys, auth, collections, health, operations, search, users
+from semantik.webui.metrics import RequestMetrics
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,4 +47,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, users, api_keys, collections, operations, search, health):
         app.include_router(module.router)
     pages.install(app)
+    app.add_middleware(RequestMetrics)  # the outermost of the app's own: it sees every answer's status
     return app

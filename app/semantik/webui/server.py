@@ -6,6 +6,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from semantik.shared import logs, metrics
 from semantik.shared.config import Settings
 
 
@@ -28,13 +29,23 @@ def serve(settings: Settings) -> None:
     tls = {}
     if settings.webui_tls_cert and settings.webui_tls_key:  # problems() refuses half a pair
         tls = {"certfile": str(settings.webui_tls_cert), "keyfile": str(settings.webui_tls_key)}
+    hooks = {}
+    if settings.metrics_port:
+        metrics.multiprocess("webui")  # before a worker imports prometheus_client
+        # The master serves every worker's counts and forgets a worker that exits.
+        hooks = {
+            "when_ready": lambda _server: metrics.serve(settings),
+            "child_exit": lambda _server, worker: metrics.process_exited(worker.pid),
+        }
     _Gunicorn(
         {
             **tls,
+            **hooks,
             "bind": f"{settings.webui_host}:{settings.webui_port}",
             "workers": settings.webui_workers,
             "worker_class": "uvicorn_worker.UvicornWorker",
             "accesslog": "-",
+            "logconfig_dict": logs.config(settings.log_format, settings.log_level),
             "graceful_timeout": 30,
             "timeout": 120,
             # Only these proxies may name the client (login limits count per client address).

@@ -10,8 +10,9 @@ import logging
 from datetime import timedelta
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import setup_logging, worker_process_init, worker_ready
 
+from semantik.shared import logs
 from semantik.shared.config import Settings, get_settings
 from semantik.shared.queue import make_celery
 
@@ -74,6 +75,12 @@ def configure(app: Celery, settings: Settings) -> Celery:
 
 settings = get_settings()
 app = configure(make_celery(settings, include=TASK_MODULES), settings)
+
+
+@setup_logging.connect
+def _logs(**_: object) -> None:
+    """The services' format rather than Celery's (a receiver here is what stops Celery's own)."""
+    logs.setup(settings.log_format, settings.log_level)
 
 
 @worker_process_init.connect

@@ -16,7 +16,7 @@ from semantik.shared.config import Settings
 from semantik.shared.db import session_scope
 from semantik.shared.models import Collection, CollectionSource, DocumentStatus
 from semantik.shared.services.paths import resolve_source_path
-from semantik.worker import records
+from semantik.worker import metrics, records
 from semantik.worker.lifecycle import Claim, commit_progress, mark_in_flight, note_chunks
 from semantik.worker.pipeline import Outcome, Target, VectorWriter, ingest_batch
 from semantik.worker.scanning import FoundFile, scan_directory
@@ -151,13 +151,14 @@ def _commit_batch(claim: Claim, source: SourceRef, outcomes: list[Outcome], stag
     if staged is not None:
         staged.outcomes += [(source.id, outcome) for outcome in outcomes]
         commit_progress(claim, done=len(outcomes) - failed, failed=failed)
-        return
-    commit_progress(
-        claim,
-        lambda session: records.record_outcomes(session, claim.collection_id, source.id, outcomes),
-        done=len(outcomes) - failed,
-        failed=failed,
-    )
+    else:
+        commit_progress(
+            claim,
+            lambda session: records.record_outcomes(session, claim.collection_id, source.id, outcomes),
+            done=len(outcomes) - failed,
+            failed=failed,
+        )
+    metrics.count_documents(outcomes)
 
 
 def remove_vanished(

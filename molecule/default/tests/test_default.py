@@ -35,6 +35,8 @@ ADDRESS = address(TARGET)
 URL = f"https://{ADDRESS}"
 MODEL = INVENTORY.get_variables(TARGET)["semantik_default_embedding_model"]
 UNITS = ["webui", "vecpipe", "worker", "beat", "flower"]
+# Each service's Prometheus metrics port (roles/semantik semantik_metrics_ports): loopback in dev.
+METRICS = {"webui": 9461, "vecpipe": 9462, "worker": 9463, "beat": 9464}
 # Today's figures (systemd-analyze security): one service's account must not cost any of them.
 EXPOSURE_LIMIT = {"webui": 1.1, "vecpipe": 1.3, "worker": 1.1, "beat": 1.1, "flower": 1.1}
 # Each service's environment holds its own secrets and no other (roles/semantik/vars/main.yml).
@@ -109,6 +111,15 @@ def test_service_is_enabled_and_running_as_its_own_user(host, unit):
     assert f"/etc/semantik/{unit}.env " in props
     assert f"/opt/semantik/venv/bin/semantik ; argv[]=/opt/semantik/venv/bin/semantik {unit}" in props
     assert host.check_output(f"ps -o user= -p {main_pid(host, unit)}") == f"semantik-{unit}"
+
+
+@pytest.mark.parametrize("unit", sorted(METRICS))
+def test_each_service_serves_its_metrics_on_loopback(host, unit):
+    url = f"http://127.0.0.1:{METRICS[unit]}/metrics"
+    text = host.check_output(
+        f"python3 -c 'import urllib.request as u; print(u.urlopen(\"{url}\").read().decode())'"
+    )
+    assert f"# TYPE semantik_{unit}_" in text, text[:2000]
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -253,7 +264,7 @@ def test_probe_reaches_only_ssh_and_https():
         return probe.run(f"timeout 3 bash -c '</dev/tcp/{ADDRESS}/{port}'").rc == 0
 
     assert answers(22) and answers(443)
-    closed = {port: answers(port) for port in (8000, 8080, 5555, 5432, 6379, 6333)}
+    closed = {port: answers(port) for port in (8000, 8080, 5555, 5432, 6379, 6333, *METRICS.values())}
     assert not any(closed.values()), closed
 
 
@@ -266,6 +277,20 @@ def test_sample_documents_are_searchable_through_the_public_url(tmp_path):
     assert report["collection"]["document_count"] >= 8
     for search in report["searches"]:
         assert search["passed"], search
+
+
+def test_the_services_journal_holds_json_lines_that_make_logs_shows_as_text(host):
+    with host.sudo():
+        raw = host.check_output("journalctl --no-pager -o cat -n 50 _SYSTEMD_UNIT=semantik-webui.service")
+    entries = [json.loads(line) for line in raw.splitlines()]  # the service's own lines: JSON, each
+    assert any(entry.get("correlation_id") for entry in entries), entries[-3:]
+    done = ansible_playbook(
+        str(ROOT / "playbooks/logs.yml"), "-e", "logs_service=webui", "-e", "logs_lines=50"
+    )
+    shown = done.stdout
+    assert done.returncode == 0, shown[-3000:]
+    assert re.search(r"semantik-webui\[\d+\]: INFO uvicorn\.access \[\w+\] ", shown), shown[-3000:]
+    assert '"time\\":' not in shown and '"time":' not in shown, shown[-3000:]  # no raw JSON line left
 
 
 def test_the_web_page_through_nginx_over_tls():

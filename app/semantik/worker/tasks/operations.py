@@ -6,11 +6,12 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from semantik.shared import logs
 from semantik.shared.errors import SemantikError, ServiceUnavailableError
-from semantik.shared.models import OperationType
+from semantik.shared.models import OperationStatus, OperationType
 from semantik.shared.queue import OPERATION_TASKS
 from semantik.shared.vecpipe_client import VecpipeClient
-from semantik.worker import endings, lifecycle
+from semantik.worker import endings, lifecycle, metrics
 from semantik.worker.celery_app import app, settings
 from semantik.worker.operations import run_operation
 
@@ -45,14 +46,17 @@ class OperationTask(Task):
             endings.clean_up(endings.fail(args[0], describe(exc)), vectors)
         finally:
             vectors.close()
+        metrics.operation_ended(self.name.rsplit(".", 1)[-1], OperationStatus.FAILED)
 
 
 def _run(operation_uuid: str) -> str:
     # Embedding a large batch on a CPU host takes minutes, far beyond the webui's search timeout.
     vectors = VecpipeClient(settings, timeout=settings.ingest_vecpipe_timeout)
+    token = logs.CORRELATION_ID.set(operation_uuid)  # the operation's log lines carry its id
     try:
         return run_operation(operation_uuid, settings, vectors)
     finally:
+        logs.CORRELATION_ID.reset(token)
         vectors.close()
 
 
@@ -61,7 +65,9 @@ def _task(kind: OperationType) -> Task:
     operators' view in flower), and all run the same way."""
 
     def run(operation_uuid: str) -> str:
-        return _run(operation_uuid)
+        status = _run(operation_uuid)
+        metrics.operation_ended(kind.value, status)
+        return status
 
     run.__name__ = run.__qualname__ = kind.value
     return app.task(name=OPERATION_TASKS[kind], base=OperationTask)(run)

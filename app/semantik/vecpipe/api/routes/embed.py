@@ -6,6 +6,7 @@ import time
 
 from fastapi import APIRouter
 
+from semantik.vecpipe import metrics
 from semantik.vecpipe.api.deps import EmbedderDep, check_model_matches
 from semantik.vecpipe.models import ModelInfo
 from semantik.vecpipe.schemas import EmbedRequest, EmbedResponse
@@ -27,7 +28,11 @@ def embed(body: EmbedRequest, embedder: EmbedderDep) -> EmbedResponse:
     check_model_matches(embedder.info, body.model_name, body.quantization)
     started = time.perf_counter()
     result = embedder.embed(body.texts, mode=body.mode, batch_size=body.batch_size)
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    elapsed = time.perf_counter() - started
+    metrics.EMBED_SECONDS.observe(elapsed)
+    metrics.EMBED_BATCH.observe(len(body.texts))
+    metrics.TEXTS.inc(len(body.texts))
+    elapsed_ms = elapsed * 1000
     return EmbedResponse(
         embeddings=result.vectors.tolist(),
         model_used=embedder.info.name,

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from semantik.shared import sparse
+from semantik.vecpipe import metrics
 from semantik.vecpipe.api.deps import EmbedderDep, StoreDep, check_model_matches
 from semantik.vecpipe.api.routes.embed import truncation_warning
 from semantik.vecpipe.models import Embedder
@@ -77,6 +78,8 @@ def _search(body: SearchRequest, embedder: Embedder, store: VectorStore) -> Sear
     filters = cast("Filters | None", body.filters)
     hits = store.search(body.collection, query, body.k, filters, body.score_threshold)
     finished = time.perf_counter()
+    metrics.SEARCH_SECONDS.labels(body.search_mode).observe(finished - started)
+    metrics.TEXTS.inc(dense is not None)
     results = [to_result(hit, body.include_content) for hit in hits]
     return SearchResponse(
         query=body.query,
