@@ -8,6 +8,8 @@ PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check
 # What the controller runs besides the venv: deploys copy the wheelhouse (and the scenarios their sources)
 # with rsync. Prerequisites expand where a rule is read, so this comes before the rules that name it.
 TOOLS := /usr/bin/rsync
+# promtool checks and unit-tests the alert rules (tests/monitoring); extracted from Debian's package.
+PROMTOOL := build/prometheus/usr/bin/promtool
 
 .PHONY: dev lint test test-fast
 
@@ -28,6 +30,14 @@ $(VENV)/.installed: pyproject.toml locks/cpu.txt
 /usr/bin/rsync:
 	apt-get install -y -qq rsync || { apt-get update -qq && apt-get install -y -qq rsync; }
 
+# Extracted, not installed: installing the package would start a Prometheus server on the controller.
+$(PROMTOOL):
+	rm -rf build/prometheus build/prometheus.tmp build/prometheus_*.deb && mkdir -p build/prometheus.tmp
+	cd build && { apt-get download prometheus 2>/dev/null || { apt-get update -qq && apt-get download prometheus; }; }
+	dpkg-deb -x build/prometheus_*.deb build/prometheus.tmp && rm -f build/prometheus_*.deb
+	mv build/prometheus.tmp build/prometheus
+	touch $@
+
 ## lint: ruff (code and format), mypy (pyproject.toml: strict on semantik.shared), yamllint, ansible-lint
 ##       (production profile)
 PY_SOURCES := app alembic tests bench ansible roles molecule
@@ -39,8 +49,8 @@ lint: dev
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint -q
 
 ## test: lint, then every test (real PostgreSQL/Redis and lab hosts are started by the tests; the
-##       scenarios' deploys copy with rsync, as make deploy does)
-test: lint $(TOOLS)
+##       scenarios' deploys copy with rsync, as make deploy does; promtool checks the alert rules)
+test: lint $(TOOLS) $(PROMTOOL)
 	$(BIN)/pytest
 
 ## test-coverage: every test but the lab's under coverage.py: line and branch coverage of app/ (the

@@ -13,6 +13,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -576,3 +577,23 @@ def test_a_copy_changed_in_transfer_is_caught_where_it_lands(tmp_path: Path, cap
     assert "redis/dump.rdb: sha256 differs from the manifest" in capsys.readouterr().err
     # A part the manifest does not have is no part at all.
     assert tool.verify(received, ["redix"]) == ["redix: no such part in the manifest"]
+
+
+def test_a_backup_is_recorded_for_prometheus_readable_by_the_exporter(tmp_path: Path, capsys) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    textfiles = tmp_path / "node-exporter"
+    textfiles.mkdir()
+    before = time.time()
+    assert tool.main(["record", "20261129T010000Z", str(textfiles)]) == 0  # under the tool's umask 077
+    written = textfiles / "semantik_backup.prom"
+    assert capsys.readouterr().out.strip() == str(written)
+    assert stat.S_IMODE(written.stat().st_mode) == 0o644
+    (family,) = text_string_to_metric_families(written.read_text())
+    (sample,) = family.samples
+    assert (sample.name, sample.labels) == (
+        "semantik_backup_last_success_timestamp_seconds",
+        {"backup": "20261129T010000Z"},
+    )
+    assert before - 1 <= sample.value <= time.time() + 1
+    assert [path.name for path in textfiles.iterdir()] == ["semantik_backup.prom"]  # no partial left

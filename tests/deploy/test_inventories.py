@@ -10,7 +10,7 @@ from deploy_support import ROOT
 from support.tree import git
 
 APP_GROUPS = {"webui", "vecpipe", "worker", "beat", "flower"}
-GROUPS = APP_GROUPS | {"postgres", "redis", "qdrant", "lb", "gpu"}
+GROUPS = APP_GROUPS | {"postgres", "redis", "qdrant", "lb", "gpu", "monitoring"}
 
 
 def hosts(env: str) -> dict[str, set[str]]:

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.integration  # the wizard and ansible-playbook
 EDGES = {
     "postgres": (5432, {"webui", "worker", "beat"}),
     "redis": (6379, {"webui", "worker", "beat", "flower"}),
-    "vecpipe": (8000, {"webui", "worker"}),
-    "webui": (8080, {"lb"}),
+    "vecpipe": (8000, {"webui", "worker", "monitoring"}),
+    "webui": (8080, {"lb", "monitoring"}),
     "flower": (5555, {"lb"}),
     "qdrant": (6333, {"vecpipe"}),
 }
@@ -50,6 +50,9 @@ def members(hosts: dict[str, dict], tier: str) -> list[str]:
 
 def client_target(values: dict, tier: str) -> list[str]:
     """Where this client host connects to the tier, as host:port strings."""
+    if "monitoring" in values["groups"] and tier in ("webui", "vecpipe"):  # its readiness probes
+        urls = [probe["url"] for probe in values["monitoring_probes"] if probe["service"] == tier]
+        return [url.split("/")[2] for url in urls]
     if tier == "postgres":
         return [values["database"]]
     if tier == "redis":
@@ -95,7 +98,9 @@ def test_the_wizard_generates_the_qdrant_api_key() -> None:
 
 
 def test_every_host_is_rendered(rendered: dict[str, dict]) -> None:
-    assert set(rendered) == {"lb1", "web1", "web2", "gpu1", "gpu2", "work1", "work2", "db1", "cache1", "vec1"}
+    assert set(rendered) == {
+        *("lb1", "web1", "web2", "gpu1", "gpu2", "work1", "work2", "db1", "cache1", "vec1", "mon1")
+    }
     assert all(values["firewall_enabled"] for values in rendered.values())
 
 
@@ -142,35 +147,71 @@ def test_each_servers_firewall_admits_exactly_its_remote_clients(
         assert port not in rendered[server]["firewall_public_ports"]
 
 
+def scraped(values: dict) -> set[int]:
+    """The ports the monitoring host scrapes on this host: its services' metrics, its exporters'."""
+    services = {values["metrics_ports"][s] for s in values["services"] if s in values["metrics_ports"]}
+    return services | {values["exporter_ports"][e] for e in values["exporters"]}
+
+
 def test_no_other_port_is_admitted_between_hosts(rendered: dict[str, dict]) -> None:
     for name, values in rendered.items():
-        served = {EDGES[tier][0] for tier in EDGES if tier in values["groups"]}
+        served = {EDGES[tier][0] for tier in EDGES if tier in values["groups"]} | scraped(values)
         assert {rule["port"] for rule in values["firewall_allowed_from"]} <= served, name
         assert values["firewall_public_ports"] == ([22, 80, 443] if "lb" in values["groups"] else [22]), name
 
 
-def test_metrics_stay_on_loopback_without_a_monitoring_host(rendered: dict[str, dict]) -> None:
-    assert {values["metrics_host"] for values in rendered.values()} == {"127.0.0.1"}
+def test_the_monitoring_host_alone_reaches_each_hosts_metrics_and_exporters(
+    rendered: dict[str, dict],
+) -> None:
+    (monitor,) = members(rendered, "monitoring")
+    source = rendered[monitor]["address"]
+    for name, values in rendered.items():
+        if name == monitor:
+            assert values["metrics_host"] == values["exporters_listen"] == "127.0.0.1"
+            continue
+        admitted = {rule["port"]: rule["sources"] for rule in values["firewall_allowed_from"]}
+        assert {port: admitted.get(port) for port in scraped(values)} == dict.fromkeys(
+            scraped(values), [source]
+        )
+        assert values["metrics_host"] == values["exporters_listen"] == values["address"], name
 
 
-def test_a_monitoring_host_alone_reaches_each_services_metrics_port(tmp_path: Path) -> None:
-    inventory = inventory_copy("prod", tmp_path)
-    monitoring = (
-        "    monitoring:\n      hosts:\n        mon1: {ansible_host: 10.0.1.81, private_address: 10.0.1.81}\n"
+def test_prometheus_scrapes_every_service_and_exporter_where_it_listens(rendered: dict[str, dict]) -> None:
+    (monitor,) = members(rendered, "monitoring")
+    targets = {(t["job"], t["host"]): t["target"] for t in rendered[monitor]["monitoring_targets"]}
+    expected = {}
+    for name, values in rendered.items():
+        address = "127.0.0.1" if name == monitor else values["address"]
+        for service in values["services"]:
+            if service in values["metrics_ports"]:
+                expected[(f"semantik-{service}", name)] = f"{address}:{values['metrics_ports'][service]}"
+        for exporter in values["exporters"]:
+            expected[(exporter, name)] = f"{address}:{values['exporter_ports'][exporter]}"
+    assert targets == expected
+    probes = sorted((p["service"], p["url"]) for p in rendered[monitor]["monitoring_probes"])
+    assert probes == sorted(
+        [
+            ("webui", f"https://{rendered[h]['address']}:8080/api/health/readyz")
+            for h in members(rendered, "webui")
+        ]
+        + [("vecpipe", f"https://{rendered[h]['address']}:8000/health") for h in members(rendered, "vecpipe")]
     )
-    (inventory / "hosts.yml").write_text((inventory / "hosts.yml").read_text() + monitoring)
+
+
+def test_without_a_monitoring_host_metrics_and_exporters_stay_on_loopback(tmp_path: Path) -> None:
+    inventory = inventory_copy("prod", tmp_path)
+    hosts = inventory / "hosts.yml"
+    text = hosts.read_text()
+    hosts.write_text(text[: text.index("    # Prometheus, Alertmanager")])
     out = tmp_path / "render"
     out.mkdir()
     done = ansible_playbook(inventory, "tests/deploy/render.yml", "-e", f"render_dir={out}", env="prod")
     assert done.returncode == 0, done.stdout[-3000:]
-    rendered = {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
-    for name, values in rendered.items():
-        ports = values["metrics_ports"]
-        served = {ports[service] for service in values["services"] if service in ports}
-        admitted = {rule["port"]: rule["sources"] for rule in values["firewall_allowed_from"]}
-        assert {port: admitted.get(port) for port in served} == dict.fromkeys(served, ["10.0.1.81"]), name
-        assert values["metrics_host"] == (values["address"] if name != "mon1" else "127.0.0.1"), name
-        assert not set(admitted) & (set(ports.values()) - served), name  # no port of a service it lacks
+    for path in out.glob("*.json"):
+        values = json.loads(path.read_text())
+        assert values["metrics_host"] == values["exporters_listen"] == "127.0.0.1", path.stem
+        admitted = {rule["port"] for rule in values["firewall_allowed_from"]}
+        assert not admitted & scraped(values), path.stem
 
 
 def test_postgres_admits_its_clients_networks(rendered: dict[str, dict]) -> None:

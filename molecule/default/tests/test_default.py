@@ -10,6 +10,7 @@ import re
 import secrets
 import ssl
 import sys
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -37,6 +38,8 @@ MODEL = INVENTORY.get_variables(TARGET)["semantik_default_embedding_model"]
 UNITS = ["webui", "vecpipe", "worker", "beat", "flower"]
 # Each service's Prometheus metrics port (roles/semantik semantik_metrics_ports): loopback in dev.
 METRICS = {"webui": 9461, "vecpipe": 9462, "worker": 9463, "beat": 9464}
+# Exporters (node, PostgreSQL, Redis, nginx), Prometheus, Alertmanager (and its cluster port), blackbox.
+MONITORING = (9100, 9187, 9121, 9113, 9090, 9093, 9094, 9115)
 # Today's figures (systemd-analyze security): one service's account must not cost any of them.
 EXPOSURE_LIMIT = {"webui": 1.1, "vecpipe": 1.3, "worker": 1.1, "beat": 1.1, "flower": 1.1}
 # Each service's environment holds its own secrets and no other (roles/semantik/vars/main.yml).
@@ -264,7 +267,9 @@ def test_probe_reaches_only_ssh_and_https():
         return probe.run(f"timeout 3 bash -c '</dev/tcp/{ADDRESS}/{port}'").rc == 0
 
     assert answers(22) and answers(443)
-    closed = {port: answers(port) for port in (8000, 8080, 5555, 5432, 6379, 6333, *METRICS.values())}
+    closed = {
+        port: answers(port) for port in (8000, 8080, 5555, 5432, 6379, 6333, *METRICS.values(), *MONITORING)
+    }
     assert not any(closed.values()), closed
 
 
@@ -291,6 +296,69 @@ def test_the_services_journal_holds_json_lines_that_make_logs_shows_as_text(host
     assert done.returncode == 0, shown[-3000:]
     assert re.search(r"semantik-webui\[\d+\]: INFO uvicorn\.access \[\w+\] ", shown), shown[-3000:]
     assert '"time\\":' not in shown and '"time":' not in shown, shown[-3000:]  # no raw JSON line left
+
+
+def prometheus(host, path: str) -> dict:
+    """Prometheus's HTTP API on the host (it listens on loopback only)."""
+    script = f"import urllib.request as u; print(u.urlopen('http://127.0.0.1:9090{path}').read().decode())"
+    return json.loads(host.check_output(f'python3 -c "{script}"'))["data"]
+
+
+def wait_until(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"waited {timeout:.0f} s for {what}"
+        time.sleep(3)
+    return found
+
+
+def test_prometheus_scrapes_every_service_and_exporter_and_each_is_up(host):
+    def targets():
+        active = prometheus(host, "/api/v1/targets")["activeTargets"]
+        return {t["labels"]["job"]: t["health"] for t in active}
+
+    jobs = wait_until(
+        lambda: (t := targets()) and "unknown" not in t.values() and t, 120, "the first scrapes"
+    )
+    wanted = {"prometheus", "node", "postgres", "redis", "nginx", "readiness"}
+    assert set(jobs) == wanted | {f"semantik-{unit}" for unit in METRICS}, jobs
+    assert set(jobs.values()) == {"up"}, jobs
+    readiness = prometheus(host, "/api/v1/query?query=probe_success")["result"]
+    assert {r["metric"]["service"]: r["value"][1] for r in readiness} == {"webui": "1", "vecpipe": "1"}
+
+
+def test_a_stopped_service_fires_its_alert_within_its_for_time(host):
+    def firing():
+        alerts = prometheus(host, "/api/v1/alerts")["alerts"]
+        return [a for a in alerts if a["state"] == "firing" and a["labels"].get("job") == "semantik-beat"]
+
+    assert not firing()
+    with host.sudo():
+        host.check_output("systemctl stop semantik-beat")
+    stopped = time.monotonic()
+    try:
+        # for: 1m, plus a scrape and an evaluation (15 s each) to notice, and slack for a busy lab.
+        (alert,) = wait_until(firing, 150, "SemantikTargetDown for beat")
+        print(f"SemantikTargetDown fired {time.monotonic() - stopped:.0f} s after beat stopped")
+        assert (alert["labels"]["alertname"], alert["labels"]["severity"]) == (
+            "SemantikTargetDown",
+            "critical",
+        )
+    finally:
+        with host.sudo():
+            host.check_output("systemctl start semantik-beat")
+    wait_until(lambda: not firing(), 120, "the alert to resolve")
+
+
+def test_make_status_shows_the_gpu_the_queue_the_backup_and_the_alerts():
+    done = ansible_playbook(str(ROOT / "playbooks/status.yml"))
+    shown = done.stdout
+    assert done.returncode == 0, shown[-3000:]
+    assert "GPU: no NVIDIA device" in shown
+    assert re.search(r"queue: \d+ tasks waiting", shown), shown[-3000:]
+    # molecule/default/tests/test_backup.py ran backup.yml before this file's tests.
+    assert re.search(r"newest backup: \d+\.\d h old", shown), shown[-3000:]
+    assert "alerts firing: none" in shown, shown[-3000:]
 
 
 def test_the_web_page_through_nginx_over_tls():

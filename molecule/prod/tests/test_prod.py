@@ -124,6 +124,9 @@ def test_status_lists_every_host_and_service_and_passes():
             assert any(line.startswith(unit) and " active" in line for line in lines), (host, unit, lines)
         for service in ("vecpipe", "webui"):
             assert any(line.startswith(f"{service}: HTTP 200") for line in lines) == (service in groups)
+        assert "GPU: no NVIDIA device" in lines, (host, lines)  # the lab's hosts have none
+        if "worker" in groups:
+            assert any(re.fullmatch(r"queue: \d+ tasks waiting", line) for line in lines), (host, lines)
     assert all(stats["failures"] == 0 and stats["unreachable"] == 0 for stats in result["stats"].values())
     assert set(result["stats"]) == set(STACK)
 

@@ -575,6 +575,22 @@ def find(root: Path, name: str) -> Path:
 # --- Command line --------------------------------------------------------------------------------
 
 
+def record(name: str, textfile_dir: Path) -> Path:
+    """Tell Prometheus (node exporter's textfile collector) that backup NAME was sealed now: the
+    backup alert fires when this gets older than a day. Written whole, then renamed, so the exporter
+    never reads half a file; readable by the exporter's account."""
+    target = textfile_dir / "semantik_backup.prom"
+    partial = textfile_dir / ".semantik_backup.prom.tmp"
+    partial.write_text(
+        "# HELP semantik_backup_last_success_timestamp_seconds When the newest backup was sealed.\n"
+        "# TYPE semantik_backup_last_success_timestamp_seconds gauge\n"
+        f'semantik_backup_last_success_timestamp_seconds{{backup="{name}"}} {time.time():.0f}\n'
+    )
+    partial.chmod(0o644)
+    partial.replace(target)
+    return target
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="semantik-backup", description=__doc__.split("\n\n")[0])
     steps = top.add_subparsers(dest="step", required=True)
@@ -618,6 +634,9 @@ def parser() -> argparse.ArgumentParser:
     sub = step("accept", "check ROOT/NAME.partial, sealed elsewhere, against its manifest; name it ROOT/NAME")
     sub.add_argument("partial", type=Path)
     sub.add_argument("--keep", type=int, default=7)
+    sub = step("record", "write the backup's time for Prometheus into TEXTFILE_DIR/semantik_backup.prom")
+    sub.add_argument("name")
+    sub.add_argument("textfile_dir", type=Path)
     sub = step("verify", "check a backup against its manifest; exit 1 naming each bad file")
     sub.add_argument("root", type=Path)
     sub.add_argument("name", nargs="?", default="latest")
@@ -628,6 +647,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_argument("--environment", default="")
     sub.add_argument("--venv", type=Path)
     sub.add_argument("--config", nargs="*", default=[], help="configuration files or glob patterns")
+    sub.add_argument("--textfile-dir", type=Path, help="record the backup there when it exists (see record)")
     postgres_options(sub)
     redis_options(sub)
     vector_options(sub)
@@ -664,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
             print(seal(args.partial, args.keep, args.environment))
         elif args.step == "accept":
             print(accept(args.partial, args.keep))
+        elif args.step == "record":
+            print(record(args.name, args.textfile_dir))
         elif args.step == "verify":
             backup = find(args.root, args.name)
             if problems := verify(backup, args.part):
@@ -681,7 +703,10 @@ def main(argv: list[str] | None = None) -> int:
             backup_redis(partial, args.redis_dir / "dump.rdb", args.redis_host, args.redis_port)
             backup_vectors(partial, args.vecpipe_url, args.snapshots_dir, args.venv)
             backup_config(partial, os.uname().nodename, args.config)
-            print(seal(partial, args.keep, args.environment))
+            sealed = seal(partial, args.keep, args.environment)
+            if args.textfile_dir and args.textfile_dir.is_dir():
+                record(sealed.name, args.textfile_dir)
+            print(sealed)
         elif args.step == "restore-postgres":
             restore_postgres(args.dump, args.database, args.owner, args.run_as)
         elif args.step == "restore-redis":
