@@ -317,12 +317,16 @@ def test_prometheus_scrapes_every_service_and_exporter_and_each_is_up(host):
         active = prometheus(host, "/api/v1/targets")["activeTargets"]
         return {t["labels"]["job"]: t["health"] for t in active}
 
-    jobs = wait_until(
-        lambda: (t := targets()) and "unknown" not in t.values() and t, 120, "the first scrapes"
-    )
+    # Earlier tests restart services (vecpipe's model takes seconds to load): a target may be down for
+    # a scrape or two; each must be up within a few scrape intervals.
+    try:
+        jobs = wait_until(
+            lambda: (t := targets()) and set(t.values()) == {"up"} and t, 180, "every target up"
+        )
+    finally:
+        print(f"targets: {targets()}")
     wanted = {"prometheus", "node", "postgres", "redis", "nginx", "readiness"}
     assert set(jobs) == wanted | {f"semantik-{unit}" for unit in METRICS}, jobs
-    assert set(jobs.values()) == {"up"}, jobs
     readiness = prometheus(host, "/api/v1/query?query=probe_success")["result"]
     assert {r["metric"]["service"]: r["value"][1] for r in readiness} == {"webui": "1", "vecpipe": "1"}
 
