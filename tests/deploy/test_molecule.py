@@ -47,3 +47,20 @@ def test_molecule_scenario_passes(scenario: str) -> None:
     log.parent.mkdir(exist_ok=True)
     log.write_text(done.stdout + done.stderr)
     assert done.returncode == 0, f"see {log}\n" + (done.stdout + done.stderr)[-6000:]
+
+
+def test_molecules_ansible_settings_are_ansible_cfgs() -> None:
+    """Molecule writes its own ansible.cfg from .config/molecule/config.yml: what both set must agree
+    (the keepalives missing there let a lost host hang a scenario's `make status` for 15 minutes)."""
+    import configparser
+
+    import yaml
+
+    project = configparser.ConfigParser(interpolation=None)
+    project.read(ROOT / "ansible.cfg")
+    molecule = yaml.safe_load((ROOT / ".config/molecule/config.yml").read_text())["ansible"]["cfg"]
+    compared = [(s, key) for s in molecule for key in molecule[s] if project.has_option(s, key)]
+    assert ("ssh_connection", "ssh_args") in compared
+    for section, key in compared:
+        theirs, ours = str(molecule[section][key]).lower(), project.get(section, key).lower()
+        assert theirs.replace("${molecule_project_directory}/", "") == ours, (section, key)
