@@ -111,11 +111,13 @@ ENV ?= dev
 STRATEGY ?=
 ANSIBLE_RUN = PATH=$(CURDIR)/$(BIN):$$PATH $(if $(STRATEGY),ANSIBLE_STRATEGY=$(STRATEGY))
 ## lock: locks/cpu.txt and locks/cuda.txt, every package the hosts' venv holds, from pyproject.toml
-##       (the wheelhouse resolves within them: run it after changing a dependency)
+##       (the wheelhouse resolves within them: run it after changing a dependency; it keeps the pins
+##       pyproject.toml still allows, UPGRADE=1 takes the newest)
 .PHONY: lock
 lock: dev
 	for variant in cpu cuda; do \
 	  $(BIN)/python roles/python_app/files/wheelhouse.py --project . --variant $$variant --write-lock \
+	    $(if $(UPGRADE),--upgrade) \
 	    $(foreach d,$(PIP_FIND_LINKS),--find-links $(d)) || exit 1; done
 
 wizard: dev

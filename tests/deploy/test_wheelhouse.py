@@ -24,6 +24,7 @@ def args(**overrides: object) -> argparse.Namespace:
         "glibc": "2.36",
         "index_url": "https://pypi.org/simple",
         "find_links": [],
+        "upgrade": False,
     }
     return argparse.Namespace(**{**base, **overrides})
 
@@ -111,14 +112,36 @@ def test_the_wheelhouse_resolves_within_the_lock(tmp_path: Path) -> None:
 @pytest.mark.integration  # resolves against the package index
 @pytest.mark.parametrize("variant", ["cpu", "cuda"])
 def test_the_committed_lock_is_what_make_lock_writes(variant: str, tmp_path: Path) -> None:
+    """The lock's own pins are kept (the index gaining a release moves none): make lock changes
+    nothing unless pyproject.toml changed since."""
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    (tmp_path / "locks").mkdir()
+    shutil.copy(ROOT / "locks" / f"{variant}.txt", tmp_path / "locks")
     links = [d for d in os.environ.get("PIP_FIND_LINKS", "").split() if d]
     done = wheelhouse.write_lock(
         args(variant=variant, project=str(tmp_path), find_links=links, write_lock=True)
     )
-    assert done["changed"]
     written = (tmp_path / "locks" / f"{variant}.txt").read_text()
-    assert pins(written) == pins((ROOT / "locks" / f"{variant}.txt").read_text()), "run make lock"
+    assert written == (ROOT / "locks" / f"{variant}.txt").read_text(), "run make lock"
+    assert not done["changed"]
+
+
+@pytest.mark.integration  # resolves against the package index
+def test_make_lock_follows_a_changed_pin_and_keeps_the_others(tmp_path: Path) -> None:
+    committed = pins((ROOT / "locks/cpu.txt").read_text())
+    older = "0.25.0"
+    assert committed["prometheus-client"] != older
+    (tmp_path / "pyproject.toml").write_text(
+        (ROOT / "pyproject.toml")
+        .read_text()
+        .replace(f'"prometheus-client=={committed["prometheus-client"]}"', f'"prometheus-client=={older}"')
+    )
+    (tmp_path / "locks").mkdir()
+    shutil.copy(ROOT / "locks/cpu.txt", tmp_path / "locks")
+    links = [d for d in os.environ.get("PIP_FIND_LINKS", "").split() if d]
+    assert wheelhouse.write_lock(args(project=str(tmp_path), find_links=links, write_lock=True))["changed"]
+    written = pins((tmp_path / "locks/cpu.txt").read_text())
+    assert written == {**committed, "prometheus-client": older}
 
 
 @pytest.mark.integration  # builds the wheel

@@ -196,17 +196,21 @@ def compile_lock(
 
 
 def write_lock(args: argparse.Namespace) -> dict[str, object]:
-    """ROOT/locks/<variant>.txt from pyproject.toml's dependencies alone."""
+    """ROOT/locks/<variant>.txt from pyproject.toml's dependencies alone. As pip-compile does, the
+    versions the lock already pins are kept where pyproject.toml still allows them (a package
+    released since moves nothing); --upgrade resolves afresh."""
     root = Path(args.project).resolve()
     requirements, overrides, _ = lock_inputs(argparse.Namespace(**{**vars(args), "extra": []}), root)
+    lock = project_lock(root, args.variant)
     with tempfile.TemporaryDirectory(prefix="semantik-lock-") as tmp:
+        if lock.exists() and not args.upgrade:
+            shutil.copy(lock, Path(tmp) / "requirements.txt")  # uv prefers its output file's pins
         pins = compile_lock(args, Path(tmp), requirements, overrides).read_text()
     header = (
         f"# Every package the hosts' venv holds, torch variant {args.variant}, for Python"
         f" {args.python_version} on glibc {args.glibc}.\n# Written by `make lock` from pyproject.toml;"
         " the wheelhouse resolves within it\n# (roles/python_app/files/wheelhouse.py).\n"
     )
-    lock = project_lock(root, args.variant)
     lock.parent.mkdir(exist_ok=True)
     return {"changed": write_if_changed(lock, header + pins), "lock": str(lock)}
 
@@ -353,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uv", help="a uv binary to put into the wheelhouse (bin/uv) for the hosts")
     parser.add_argument("--check", action="store_true", help="report what would change; write nothing")
     parser.add_argument("--write-lock", action="store_true", help="rewrite ROOT/locks/<variant>.txt")
+    parser.add_argument(
+        "--upgrade", action="store_true", help="with --write-lock: the newest versions, not the lock's"
+    )
     args = parser.parse_args(argv)
     if not args.write_lock and not args.out:
         parser.error("--out is required (but with --write-lock)")
