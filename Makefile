@@ -141,6 +141,12 @@ upgrade: deploy
 rollback: dev inventories/$(ENV)/.vault_pass
 	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/rollback.yml $(if $(SCHEMA),-e rollback_schema_to=$(SCHEMA))
 
+## dev-local: this working tree's webui on the controller (port 8080, PORT=n), reloading on each edit,
+##            against the first webui host's PostgreSQL, Redis and vecpipe through SSH (ansible/dev_local.py)
+.PHONY: dev-local
+dev-local: dev inventories/$(ENV)/.vault_pass
+	$(BIN)/python ansible/dev_local.py inventories/$(ENV)
+
 ## status: each host's units and health (ENV=dev|prod); logs: SERVICE=webui|vecpipe|...|backup [LINES=n]
 ## backup: backup.yml (into backups/$(ENV)/ unless the inventory names a backup host)
 ## restore: restore.yml, the newest backup or BACKUP=<YYYYmmddTHHMMSSZ>
@@ -156,6 +162,23 @@ backup: dev inventories/$(ENV)/.vault_pass
 
 restore: dev inventories/$(ENV)/.vault_pass
 	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) restore.yml $(if $(BACKUP),-e backup_name=$(BACKUP))
+
+## stop: every Semantik service stops, the data and the stores stay; start: the stores, then the
+##       services tier by tier, each healthy before the next
+## wipe: the environment's data gone (database, vectors, Redis), an empty working stack left; asks for
+##       the environment's name (CONFIRM=<name> gives it), takes a backup first (NO_BACKUP=1: not),
+##       refuses production without PRODUCTION=yes
+.PHONY: stop start wipe
+stop: dev inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/stop.yml
+
+start: dev inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/start.yml
+
+wipe: dev inventories/$(ENV)/.vault_pass
+	$(ANSIBLE_RUN) $(BIN)/ansible-playbook -i inventories/$(ENV) playbooks/wipe.yml \
+	  $(if $(CONFIRM),-e wipe_confirm=$(CONFIRM)) $(if $(NO_BACKUP),-e wipe_backup=false) \
+	  $(if $(PRODUCTION),-e wipe_production=$(PRODUCTION))
 
 demo: ENV = dev
 demo: dev $(TOOLS)

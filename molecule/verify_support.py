@@ -86,6 +86,7 @@ def ansible_playbook(*args: str, env: dict[str, str] | None = None) -> subproces
         [str(BIN / "ansible-playbook"), "-i", INVENTORY_FILE, *args],
         cwd=ROOT,
         env={**ANSIBLE_ENV, **(env or {})},
+        stdin=subprocess.DEVNULL,  # a prompt (wipe.yml's) gets no answer, as in CI, not a wait
         capture_output=True,
         text=True,
         timeout=900,

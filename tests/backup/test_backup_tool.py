@@ -170,6 +170,35 @@ def test_vectors_snapshot_through_vecpipe_and_restore_exactly(
     assert not list((snapshots / "backup_a").glob("*.snapshot"))  # the copies are cleaned up
 
 
+def test_wipe_leaves_an_empty_database_redis_and_store(
+    pg_env: Postgres, vecpipe_server: str, app_env: dict[str, str], tmp_path: Path, monkeypatch, request
+):
+    pg_env.create_database("wipe_me")
+    psql(pg_env, "wipe_me", "CREATE TABLE documents (id int PRIMARY KEY)")
+    redis_server = Redis(tmp_path, appendonly=True).start()  # not the tests' broker; as deployed
+    request.addfinalizer(redis_server.stop)
+    monkeypatch.setenv("REDISCLI_AUTH", redis_server.password)
+    tool.redis_cli("127.0.0.1", redis_server.port, "SET", "wipe:key", "gone")
+    tool.redis_cli("127.0.0.1", redis_server.port, "SAVE")  # in the RDB and in the AOF
+    monkeypatch.setenv("INTERNAL_API_KEY", app_env["INTERNAL_API_KEY"])
+    api = httpx.Client(base_url=vecpipe_server, headers={"X-Internal-Api-Key": app_env["INTERNAL_API_KEY"]})
+    for name in ("wipe_a", "wipe_b"):
+        api.post("/collections", json={"name": name})
+
+    assert tool.main(["wipe-postgres", "--database", "wipe_me", "--owner", "semantik", "--run-as", ""]) == 0
+    redis_server.stop()
+    assert (tmp_path / "dump.rdb").is_file() and (tmp_path / "appendonlydir").is_dir()
+    assert tool.main(["wipe-redis", "--redis-dir", str(tmp_path)]) == 0
+    redis_server.start()
+    assert set(tool.wipe_vectors(vecpipe_server)) >= {"wipe_a", "wipe_b"}
+
+    tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+    assert psql(pg_env, "wipe_me", tables) == "0"  # there, and empty
+    assert tool.redis_cli("127.0.0.1", redis_server.port, "DBSIZE") == "0"
+    assert api.get("/collections").json()["collections"] == []
+    assert api.post("/collections", json={"name": "wipe_a"}).status_code == 201  # the store still works
+
+
 def fake_partial(root: Path, name: str) -> Path:
     partial = root / f"{name}.partial"
     (partial / "postgres").mkdir(parents=True)

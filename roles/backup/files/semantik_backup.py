@@ -246,10 +246,15 @@ def backup_postgres(out: Path, database: str, user: str) -> None:
     )
 
 
-def restore_postgres(dump: Path, database: str, owner: str, user: str) -> None:
-    """Replace the database with the dump's contents, every object owned by `owner`."""
+def wipe_postgres(database: str, owner: str, user: str) -> None:
+    """The database dropped, its connections ended, and made again empty, owned by `owner`."""
     run(["dropdb", "--if-exists", "--force", database], user=user)
     run(["createdb", f"--owner={owner}", database], user=user)
+
+
+def restore_postgres(dump: Path, database: str, owner: str, user: str) -> None:
+    """Replace the database with the dump's contents, every object owned by `owner`."""
+    wipe_postgres(database, owner, user)
     run(
         ["pg_restore", "--exit-on-error", "--single-transaction", "--no-owner", f"--role={owner}"]
         + [f"--dbname={database}"],
@@ -312,10 +317,7 @@ def restore_redis(rdb: Path, data_dir: Path, aof: bool) -> None:
     try:
         owner = os.fstat(data_fd)
         place(data_fd, "dump.rdb", rdb, owner)
-        try:  # the fd-based rmtree does not follow links inside
-            shutil.rmtree("appendonlydir", dir_fd=data_fd)
-        except FileNotFoundError:
-            pass
+        remove_aof(data_fd)
         if aof:
             aof_fd = enter(data_fd, "appendonlydir", owner)
             try:
@@ -326,6 +328,28 @@ def restore_redis(rdb: Path, data_dir: Path, aof: bool) -> None:
                 place(aof_fd, "appendonly.aof.manifest", manifest.encode(), owner)
             finally:
                 os.close(aof_fd)
+    finally:
+        os.close(data_fd)
+
+
+def remove_aof(data_fd: int) -> None:
+    try:  # the fd-based rmtree does not follow links inside
+        shutil.rmtree("appendonlydir", dir_fd=data_fd)
+    except FileNotFoundError:
+        pass
+
+
+def wipe_redis(data_dir: Path) -> None:
+    """With Redis stopped (FLUSHALL is renamed away for everyone): no RDB and no AOF left, so that it
+    starts empty; refused if either is reached through a symbolic link."""
+    refuse_links(data_dir / "dump.rdb", data_dir / "appendonlydir")
+    data_fd = open_dir(data_dir)
+    try:
+        try:
+            os.unlink("dump.rdb", dir_fd=data_fd)
+        except FileNotFoundError:
+            pass
+        remove_aof(data_fd)
     finally:
         os.close(data_fd)
 
@@ -391,6 +415,16 @@ def place_snapshots(backup: Path, snapshots_dir: Path) -> list[Path]:
     finally:
         os.close(snapshots_fd)
     return placed
+
+
+def wipe_vectors(url: str) -> list[str]:
+    """Every collection of the store removed through vecpipe; their names."""
+    names = vecpipe(url, "GET", "/collections")["collections"]
+    for name in names:
+        vecpipe(url, "DELETE", f"/collections/{name}")
+    if left := vecpipe(url, "GET", "/collections")["collections"]:
+        raise BackupError(f"collections still in the store: {', '.join(left)}")
+    return names
 
 
 def restore_vectors(backup: Path, url: str, snapshots_dir: Path | None) -> None:
@@ -662,6 +696,13 @@ def parser() -> argparse.ArgumentParser:
     sub = step("restore-vectors", "make the store hold exactly the backup's collections")
     sub.add_argument("backup", type=Path)
     vector_options(sub)
+    sub = step("wipe-postgres", "drop the database and make it again, empty")
+    sub.add_argument("--owner", required=True)
+    postgres_options(sub)
+    sub = step("wipe-redis", "with Redis stopped, remove its RDB and AOF")
+    sub.add_argument("--redis-dir", type=Path, default=Path("/var/lib/redis"))
+    sub = step("wipe-vectors", "remove every collection through vecpipe (INTERNAL_API_KEY)")
+    vector_options(sub)
     sub = step("place-snapshots", "put a backup's snapshots into a Qdrant server's snapshot directory")
     sub.add_argument("backup", type=Path)
     sub.add_argument("--snapshots-dir", type=Path, required=True)
@@ -713,6 +754,12 @@ def main(argv: list[str] | None = None) -> int:
             restore_redis(args.rdb, args.redis_dir, args.aof)
         elif args.step == "restore-vectors":
             restore_vectors(args.backup, args.vecpipe_url, args.snapshots_dir)
+        elif args.step == "wipe-postgres":
+            wipe_postgres(args.database, args.owner, args.run_as)
+        elif args.step == "wipe-redis":
+            wipe_redis(args.redis_dir)
+        elif args.step == "wipe-vectors":
+            print("removed:", *wipe_vectors(args.vecpipe_url) or ["no collection"])
         elif args.step == "place-snapshots":
             place_snapshots(args.backup, args.snapshots_dir)
     except (BackupError, OSError, KeyError, ValueError) as error:
