@@ -1,5 +1,7 @@
 import httpx
 
+from support.caches import reset_caches
+
 
 def test_healthz_checks_nothing(client) -> None:
     assert client.get("/api/health/healthz").json() == {"status": "healthy", "check": "liveness"}
@@ -9,6 +11,23 @@ def test_readyz_names_vecpipe_when_it_is_down(dead_vecpipe, client) -> None:
     response = client.get("/api/health/readyz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["vecpipe"]
+
+
+def test_readyz_names_a_database_without_its_schema(servers, app_env, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    from semantik.webui.main import create_app
+
+    monkeypatch.setenv("DATABASE_URL", servers[0].create_database("readyz_unmigrated"))
+    reset_caches()
+    try:
+        with TestClient(create_app(), raise_server_exceptions=False) as client:
+            response = client.get("/api/health/readyz")
+    finally:
+        monkeypatch.undo()
+        reset_caches()
+    assert response.status_code == 503
+    assert "database" in response.json()["failing"]
 
 
 def test_readyz_follows_redis_down_and_back(vecpipe_server, webui_server, redis_server) -> None:

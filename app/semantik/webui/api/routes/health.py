@@ -27,8 +27,11 @@ def healthz() -> dict[str, str]:
 
 
 def _database(_: Any) -> str:
+    # The schema too: a database without it (new, or wiped and not migrated yet) answers SELECT 1 but
+    # fails every request.
     with get_engine().connect() as connection:
-        connection.execute(text("SELECT 1"))
+        if connection.execute(text("SELECT version_num FROM alembic_version")).first() is None:
+            raise LookupError("no schema revision: run semantik migrate")
     return "connected"
 
 
