@@ -68,6 +68,12 @@ test-coverage: dev
 	  print("app/: lines %.1f%% (%d of %d), branches %.1f%% (%d of %d)" \
 	        % (100 * lines[0] / lines[1], *lines, 100 * branches[0] / branches[1], *branches))'
 
+## audit: pip-audit over the locks and each wheelhouse built; fails on a vulnerability that has a fix,
+##        and on any package it could not audit (ansible/audit.py)
+.PHONY: audit
+audit: dev
+	$(BIN)/python ansible/audit.py
+
 ## test-fast: unit tests only
 test-fast: dev
 	$(BIN)/pytest -m "not integration and not lab"
