@@ -93,6 +93,14 @@ def ansible_playbook(*args: str, env: dict[str, str] | None = None) -> subproces
     )
 
 
+def redis_cli(host, *command: str) -> str:
+    """redis-cli on a testinfra `host` as the services reach Redis (the worker's REDIS_URL, its account)."""
+    script = 'set -a; . /etc/semantik/worker.env; exec redis-cli --no-auth-warning -u "$REDIS_URL" '
+    script += " ".join(command)
+    with host.sudo():
+        return host.check_output("sh -c %s", script)
+
+
 def lab_host(name: str):
     """A testinfra host of the scenario, by its inventory name."""
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=INVENTORY_FILE)

@@ -4,6 +4,7 @@ ports, what an attacker on the network gets, check mode.
 mol-semantik runs every tier; mol-probe, in no Semantik group, looks at it from the network.
 """
 
+import hashlib
 import http.cookiejar
 import json
 import re
@@ -28,6 +29,7 @@ from verify_support import (  # noqa: E402
     ansible_playbook,
     changed_tasks,
     demo,
+    redis_cli,
 )
 
 TARGET = "mol-semantik"
@@ -573,7 +575,16 @@ print(json.dumps(out))
         assert 400 <= status < 500, (label, status, text)
 
 
-def test_a_burst_of_wrong_passwords_for_the_administrator_is_refused_with_429():
+@pytest.fixture
+def unlocked_afterwards(host):
+    """The administrator's account unlocked after the test (the lock lasts LOGIN_WINDOW_SECONDS, and
+    later tests sign in): its failed-login count removed from Redis."""
+    yield
+    account = hashlib.sha256(admin_credentials()[0].lower().encode()).hexdigest()
+    redis_cli(host, "DEL", f"semantik:auth:attempts:account:{account}")
+
+
+def test_a_burst_of_wrong_passwords_for_the_administrator_is_refused_with_429(unlocked_afterwards):
     username = admin_credentials()[0]
     result = on_probe(f"""
 tries = []

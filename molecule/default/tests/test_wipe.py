@@ -14,13 +14,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from test_backup import TARGET, URL, VECTOR_COUNTS, playbook, state  # noqa: E402
-from verify_support import ROOT, admin_credentials, ansible_playbook, demo  # noqa: E402
+from verify_support import ROOT, admin_credentials, ansible_playbook, demo, redis_cli  # noqa: E402
 
 testinfra_hosts = [TARGET]
 SERVICES = ["webui", "flower", "beat", "worker", "vecpipe"]
 STORES = ["postgresql", "redis-server", "nginx"]
-# A key of Redis's, written and read as the services are (REDIS_URL: the application's account).
-REDIS = 'set -a; . /etc/semantik/worker.env; redis-cli --no-auth-warning -u "$REDIS_URL" {}'
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +75,7 @@ def test_a_refused_wipe_changes_nothing(host, client, extra):
 
 def test_a_wipe_backs_up_first_and_leaves_an_empty_stack_that_works(host, client, tmp_path_factory):
     before = state(host, client)
-    with host.sudo():
-        host.check_output("sh -c %s", REDIS.format("SET wipe:marker here"))
+    redis_cli(host, "SET", "wipe:marker", "here")
     root = tmp_path_factory.mktemp("wipe-backups")
 
     seconds, out = playbook(
@@ -96,8 +93,11 @@ def test_a_wipe_backs_up_first_and_leaves_an_empty_stack_that_works(host, client
         )
     with host.sudo():
         vectors = json.loads(host.check_output("sh -c %s", VECTOR_COUNTS))
-        marker = host.check_output("sh -c %s", REDIS.format("EXISTS wipe:marker"))
-    assert (rows, vectors, marker) == ("0|0|1", {}, "0")  # only the administrator, made again
+    assert (rows, vectors, redis_cli(host, "EXISTS", "wipe:marker")) == (
+        "0|0|1",
+        {},
+        "0",
+    )  # only the administrator, made again
     assert set(active(host).values()) == {"active"}
 
     report_file = tmp_path_factory.mktemp("wipe-demo") / "report.json"
