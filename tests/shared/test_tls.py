@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import socket
 import ssl
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -267,6 +269,11 @@ def test_webui_over_https_reaches_every_tier_over_tls(
         "WEBUI_TLS_CERT": str(pki["cert"]),
         "WEBUI_TLS_KEY": str(pki["key"]),
     }
+    # The schema, over the verified TLS connection: readiness asks for its revision.
+    migrated = subprocess.run(
+        [SEMANTIK, "migrate"], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+    assert migrated.returncode == 0, migrated.stderr
     process = start_service(
         [SEMANTIK, "webui"],
         env,
