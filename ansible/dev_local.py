@@ -56,16 +56,17 @@ def ssh_command(host: dict[str, str]) -> list[str]:
     return command + [f"{user}@{host.get('ansible_host', host['name'])}" if user else host["name"]]
 
 
+def read_remote(ssh: list[str], path: str) -> str:
+    """A root-only file of the host (its env file, the deployment's CA), read over SSH with sudo."""
+    done = subprocess.run([*ssh, "sudo", "-n", "cat", path], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"dev-local: could not read {path} over SSH ({ssh[-1]}): {done.stderr.strip()}")
+    return done.stdout
+
+
 def read_environment(ssh: list[str]) -> dict[str, str]:
     """The host's webui.env: NAME='value' lines (the role writes no quote inside a value)."""
-    done = subprocess.run(
-        [*ssh, "sudo", "-n", "cat", "/etc/semantik/webui.env"], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        sys.exit(
-            f"dev-local: could not read /etc/semantik/webui.env over SSH ({ssh[-1]}): {done.stderr.strip()}"
-        )
-    text = done.stdout
+    text = read_remote(ssh, "/etc/semantik/webui.env")
     pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
     return {name: value.strip("'") for name, value in pairs}
 
@@ -90,11 +91,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="semantik-dev-local-") as scratch:
         if env.get("TLS_CA_FILE"):
             ca = Path(scratch) / "ca.crt"
-            ca.write_text(
-                subprocess.run(
-                    [*ssh, "cat", env["TLS_CA_FILE"]], capture_output=True, text=True, check=True
-                ).stdout
-            )
+            ca.write_text(read_remote(ssh, env["TLS_CA_FILE"]))
             local["TLS_CA_FILE"] = str(ca)
         local |= {"DATA_DIR": scratch, "HOME": scratch, "PATH": os.environ["PATH"], "LOG_FORMAT": "text"}
         # A TERM (as Ctrl-C) ends both children cleanly: uvicorn's reloader stops its server first.
