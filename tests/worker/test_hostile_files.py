@@ -17,6 +17,8 @@ import pytest
 
 from factories import auth_headers, create_collection, finish_operations
 from semantik.shared.models import CollectionStatus, DocumentStatus, OperationStatus, OperationType
+from semantik.worker import ingest
+from semantik.worker.ingest import scan
 from semantik.worker.operations import run_operation
 from semantik.worker.parsing import ParseError, extract_text
 from semantik.worker.scanning import RefusedRead, read_file, scan_directory
@@ -129,9 +131,9 @@ def test_symlinks_and_fifos_are_failed_documents_never_read(
 
 
 def test_a_directory_swapped_for_a_symlink_after_the_scan_is_refused_at_read(
-    settings, vectors, folder: Path, tmp_path: Path
+    settings, vectors, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    helpers.write_corpus(folder, 4, prefix="a")  # the first batch of 4
+    helpers.write_corpus(folder, 4, prefix="a")
     (folder / "sub").mkdir()
     (folder / "sub" / "doc.txt").write_text("Scanned here, then its directory is swapped.\n")
     (folder / "zz-last.txt").write_text("Read in the same batch as sub/doc.txt.\n")
@@ -140,12 +142,13 @@ def test_a_directory_swapped_for_a_symlink_after_the_scan_is_refused_at_read(
     collection_id, uuid = start_append(folder)
     vectors.create_collection(helpers.collection(collection_id).vector_store_name)
 
-    def swap(calls_before: int) -> None:  # the first batch is written; the second is not read yet
-        if calls_before == 0:
-            (folder / "sub").rename(tmp_path / "moved-away")
-            (folder / "sub").symlink_to(tmp_path / "outside" / "sub", target_is_directory=True)
+    def scan_then_swap(*args: Any) -> list:  # the file list is made; nothing is read yet
+        found = scan(*args)
+        (folder / "sub").rename(tmp_path / "moved-away")
+        (folder / "sub").symlink_to(tmp_path / "outside" / "sub", target_is_directory=True)
+        return found
 
-    vectors.before_upsert = swap
+    monkeypatch.setattr(ingest, "scan", scan_then_swap)
     assert run_operation(uuid, settings, vectors) == "completed"
 
     category, message = failures(collection_id)["doc.txt"]

@@ -64,5 +64,6 @@ def test_batches_close_on_count_or_on_the_bytes_they_would_hold() -> None:
     files = [FoundFile(f"/d/{n}", size, "/d") for n, size in enumerate([10, 10, 10, 50, 10, 10])]
     assert [len(batch) for batch in file_batches(files, 4, 1000)] == [4, 2]
     assert [len(batch) for batch in file_batches(files, 10, 40)] == [3, 1, 2]
+    assert [len(batch) for batch in file_batches(files, 4, 1000, first=1)] == [1, 4, 1]
     refused = [FoundFile("/d/huge", 10**9, "/d", Refusal("too_large", "big")), *files[:2]]
     assert [len(batch) for batch in file_batches(refused, 10, 40)] == [3]  # never read: costs nothing

@@ -161,6 +161,7 @@ class Settings(BaseSettings):
     # Large batches matter: the model pads every batch to its longest text, and only a request with
     # many chunks lets vecpipe group similar lengths (bench/ingest.py; 32 documents cost 17% more).
     ingest_batch_documents: int = Field(256, ge=1, le=1000)
+    # A batch's files held in memory; two batches at once (one embedding while the next is parsed).
     ingest_batch_mb: float = Field(64.0, gt=0)
     ingest_embed_batch: int = Field(256, ge=1, le=1000)
     ingest_vecpipe_timeout: float = Field(600.0, gt=0)

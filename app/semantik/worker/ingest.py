@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -18,11 +19,13 @@ from semantik.shared.models import Collection, CollectionSource, DocumentStatus
 from semantik.shared.services.paths import resolve_source_path
 from semantik.worker import metrics, records
 from semantik.worker.lifecycle import Claim, commit_progress, mark_in_flight, note_chunks
-from semantik.worker.pipeline import Outcome, Target, VectorWriter, ingest_batch
+from semantik.worker.pipeline import Outcome, Target, VectorWriter, prepare_batch, write_batch
 from semantik.worker.scanning import FoundFile, scan_directory
 
 log = logging.getLogger(__name__)
 REMOVE_BATCH = 500
+# A source's first batch is small: the model starts on it while the next, full one is parsed.
+FIRST_BATCH = 32
 
 
 @dataclass(frozen=True)
@@ -86,14 +89,18 @@ def _batches(items: list, size: int) -> list[list]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
-def file_batches(files: list[FoundFile], count: int, budget_bytes: int) -> list[list[FoundFile]]:
-    """Up to ``count`` files a batch, fewer when their bytes (held in memory at once) pass the budget."""
+def file_batches(
+    files: list[FoundFile], count: int, budget_bytes: int, first: int | None = None
+) -> list[list[FoundFile]]:
+    """Up to ``count`` files a batch (``first`` in the first one), fewer when their bytes (held in
+    memory at once) pass the budget."""
     batches: list[list[FoundFile]] = []
     current: list[FoundFile] = []
     held = 0
     for file in files:
         size = 0 if file.refusal else file.size  # a refused file is never read
-        if current and (len(current) >= count or held + size > budget_bytes):
+        limit = count if batches or first is None else min(first, count)
+        if current and (len(current) >= limit or held + size > budget_bytes):
             batches.append(current)
             current, held = [], 0
         current.append(file)
@@ -121,28 +128,38 @@ def ingest_sources(
         if staged is None:
             mark_in_flight(claim, target.vector_store_name, doc_ids)
 
-    for source, files in plans:
-        budget = int(settings.ingest_batch_mb * 1024 * 1024)
-        for batch in file_batches(files, settings.ingest_batch_documents, budget):
-            outcomes, times = ingest_batch(
-                batch,
-                known,
-                target,
-                vectors,
-                force=staged is not None,
-                progress=OperationProgress(claim),
-                before_writing=note,
-            )
+    budget = int(settings.ingest_batch_mb * 1024 * 1024)
+    jobs = [
+        (source, batch)
+        for source, files in plans
+        for batch in file_batches(files, settings.ingest_batch_documents, budget, FIRST_BATCH)
+    ]
+    progress = OperationProgress(claim)
+    force = staged is not None
+    prepared = ((source, prepare_batch(batch, known, target, force)) for source, batch in jobs)
+    # vecpipe embeds one batch while this thread prepares the next: the model never waits on the
+    # parsers. Parsing stays in this thread, where its time limit can interrupt it (SIGALRM).
+    with ThreadPoolExecutor(1, thread_name_prefix="vectors") as writer:
+        current = next(prepared, None)
+        while current is not None:
+            source, (outcomes, times) = current
+            changed = [outcome for outcome in outcomes if not outcome.unchanged]
+            progress.prepared(len(outcomes), sum(len(outcome.chunks) for outcome in changed))
+            note([outcome.doc_id for outcome in changed])
+            writing = writer.submit(write_batch, outcomes, times, target, vectors, progress)
+            current = next(prepared, None)
+            writing.result()
             started = time.perf_counter()
             _commit_batch(claim, source, outcomes, staged)
             log.info(
                 "operation %s batch: %d documents, %s, record %.2f s",
                 claim.uuid,
-                len(batch),
+                len(outcomes),
                 times.line(),
                 time.perf_counter() - started,
             )
-        if remove_missing:
+    if remove_missing:
+        for source, files in plans:
             remove_vanished(claim, vectors, target, source, {file.path for file in files})
 
 

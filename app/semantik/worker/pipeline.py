@@ -8,6 +8,7 @@ the re-run overwrites, never by duplicates.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -167,55 +168,74 @@ def write_vectors(
     times.chunks += len(pending)
     largest = min(target.embed_batch, UPSERT_LIMIT)
     size, start = min(largest, FIRST_WINDOW), 0
-    # One upsert in flight while the next window is embedded: the store's work overlaps the model's.
-    with ThreadPoolExecutor(1, thread_name_prefix="upsert") as store:
-        writing: Future | None = None
-        while start < len(pending):
-            window = pending[start : start + size]
-            start += len(window)
-            texts = [chunk.text for _, chunk in window]
-            began = time.perf_counter()
-            embeddings = _timed(times, "embed", vectors.embed, texts, mode="document")
-            rate = len(window) / max(time.perf_counter() - began, 1e-3)
+
+    def send(pool: ThreadPoolExecutor) -> tuple[list, Future] | None:
+        nonlocal start
+        window = pending[start : start + size]
+        start += len(window)
+        texts = [chunk.text for _, chunk in window]
+        return (window, pool.submit(_embed, vectors, texts)) if window else None
+
+    # Two /embed calls in flight: vecpipe's model starts the next the moment one ends, while that
+    # one's answer travels back and its points are built (BM25 is this process's CPU) and stored in a
+    # thread, two windows at most behind.
+    with (
+        ThreadPoolExecutor(2, thread_name_prefix="embed") as embedding,
+        ThreadPoolExecutor(1, thread_name_prefix="upsert") as store,
+    ):
+        last = time.perf_counter()
+        sent = deque(call for call in (send(embedding), send(embedding)) if call)
+        storing: deque[Future] = deque()
+        while sent:
+            window, call = sent.popleft()
+            embeddings, done = call.result()
+            # The rate is the model's throughput: from the end of one call to the end of the next.
+            times.embed += done - last
+            rate = len(window) / max(done - last, 1e-3)
+            last = done
             size = min(largest, max(SMALLEST_WINDOW, int(rate * WINDOW_SECONDS)))
-            points = []
-            for (outcome, chunk), vector in zip(window, embeddings, strict=True):
-                point_id = ids.chunk_id(target.collection_id, outcome.doc_id, chunk.index)
-                payload = _payload(target, outcome, chunk, point_id)
-                points.append({"id": point_id, "vector": vector, "payload": payload})
-            if target.bm25 is not None:  # beside the dense vector, in the same point (the same id)
-                encoded = _timed(times, "embed", sparse.encode_documents, texts, *target.bm25)
-                for point, sparse_vector in zip(points, encoded, strict=True):
-                    point["sparse_vector"] = sparse_vector
-            if writing is not None:
-                writing.result()
-            name = target.vector_store_name
-            writing = store.submit(_timed, times, "store", vectors.upsert, name, points, wait=True)
+            if following := send(embedding):
+                sent.append(following)
+            if len(storing) == 2:
+                storing.popleft().result()
+            storing.append(store.submit(_timed, times, "store", _store, target, window, embeddings, vectors))
             progress.embedded(len(window))
-        if writing is not None:
-            writing.result()  # every point is stored before the caller records the rows
+        for stored in storing:
+            stored.result()  # every point is stored before the caller records the rows
 
 
-def ingest_batch(
-    files: list[FoundFile],
-    known: dict[str, Known],
-    target: Target,
-    vectors: VectorWriter,
-    force: bool,
-    progress: Progress,
-    before_writing: Callable[[list[str]], None] | None = None,
+def _embed(vectors: VectorWriter, texts: list[str]) -> tuple[list[list[float]], float]:
+    return vectors.embed(texts, mode="document"), time.perf_counter()
+
+
+def _store(
+    target: Target, window: list[tuple[Outcome, chunking.Chunk]], embeddings: list, vectors: VectorWriter
+) -> None:
+    points = []
+    for (outcome, chunk), vector in zip(window, embeddings, strict=True):
+        point_id = ids.chunk_id(target.collection_id, outcome.doc_id, chunk.index)
+        payload = _payload(target, outcome, chunk, point_id)
+        points.append({"id": point_id, "vector": vector, "payload": payload})
+    if target.bm25 is not None:  # beside the dense vector, in the same point (the same id)
+        encoded = sparse.encode_documents([chunk.text for _, chunk in window], *target.bm25)
+        for point, sparse_vector in zip(points, encoded, strict=True):
+            point["sparse_vector"] = sparse_vector
+    vectors.upsert(target.vector_store_name, points, wait=True)
+
+
+def prepare_batch(
+    files: list[FoundFile], known: dict[str, Known], target: Target, force: bool
 ) -> tuple[list[Outcome], BatchTimes]:
-    """``before_writing`` hears the ids of the documents whose points are about to change."""
-    times = BatchTimes()
+    """Every file of a batch read, parsed and chunked: no vecpipe, no database."""
     started = time.perf_counter()
     outcomes = [prepare(file, known.get(file.path), target, force) for file in files]
-    times.prepare = time.perf_counter() - started
-    progress.prepared(
-        len(outcomes), sum(len(outcome.chunks) for outcome in outcomes if not outcome.unchanged)
-    )
-    if before_writing is not None:
-        before_writing([outcome.doc_id for outcome in outcomes if not outcome.unchanged])
+    return outcomes, BatchTimes(prepare=time.perf_counter() - started)
+
+
+def write_batch(
+    outcomes: list[Outcome], times: BatchTimes, target: Target, vectors: VectorWriter, progress: Progress
+) -> None:
+    """The batch's vectors written; its outcomes keep no texts afterwards (they are in the store now)."""
     write_vectors(target, outcomes, vectors, times, progress)
     for outcome in outcomes:
-        outcome.chunks = []  # the texts are in the store now; keep the outcome small
-    return outcomes, times
+        outcome.chunks = []

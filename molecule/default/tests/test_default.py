@@ -135,10 +135,11 @@ def test_unit_is_hardened(host, unit):
     print(f"semantik-{unit}: exposure {exposure}")
     assert exposure <= EXPOSURE_LIMIT[unit], out
     with host.sudo():
-        props = host.check_output(
-            f"systemctl show -p CPUQuotaPerSecUSec,MemoryMax,DevicePolicy,InaccessiblePaths semantik-{unit}"
-        )
+        shown = "CPUQuotaPerSecUSec,MemoryMax,CPUWeight,DevicePolicy,InaccessiblePaths"
+        props = host.check_output(f"systemctl show -p {shown} semantik-{unit}")
     assert "MemoryMax=infinity" not in props and "CPUQuotaPerSecUSec=infinity" not in props
+    # The worker's parsing yields to the model it feeds and to searches.
+    assert f"CPUWeight={50 if unit == 'worker' else 100}" in props.splitlines(), props
     hidden = ["/etc/semantik", "/etc/postgresql", "/var/lib/postgresql", "/etc/redis", "/var/lib/redis"]
     hidden += ["/etc/nginx", "/etc/ssl/private", "/var/backups/semantik"]
     hidden += [] if unit == "vecpipe" else ["/var/lib/semantik/qdrant"]
