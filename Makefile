@@ -113,8 +113,9 @@ lab-dev-down: dev
 MAKE_STARTED := $(shell date +%s)
 ENV ?= dev
 # The vault passwords come through ansible.cfg's vault_identity_list. STRATEGY=mitogen_linear runs the
-# plays with Mitogen's strategy instead of Ansible's linear one (README, "Speed").
-STRATEGY ?=
+# plays with Mitogen's strategy, STRATEGY=linear with Ansible's; the one-host dev layout's converge
+# (make deploy, make demo) takes Mitogen's unless told, the others Ansible's (README, "Speed").
+deploy: STRATEGY ?= $(if $(filter dev,$(ENV)),mitogen_linear)
 ANSIBLE_RUN = PATH=$(CURDIR)/$(BIN):$$PATH $(if $(STRATEGY),ANSIBLE_STRATEGY=$(STRATEGY))
 ## lock: locks/cpu.txt and locks/cuda.txt, every package the hosts' venv holds, from pyproject.toml
 ##       (the wheelhouse resolves within them: run it after changing a dependency; it keeps the pins
