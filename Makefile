@@ -104,7 +104,7 @@ lab-dev-down: dev
 ##         encrypted with a generated password file inventories/$(ENV)/.vault_pass (never committed)
 ## wheelhouse: every wheel the hosts of inventories/$(ENV) need (the project's own included), resolved for
 ##         the hosts' Python into wheelhouse/ (torch per semantik_torch_variant); cached, a rerun is quick
-## deploy: converge inventories/$(ENV) with site.yml
+## deploy: converge inventories/$(ENV) with site.yml (dev: Mitogen's strategy; STRATEGY=linear for Ansible's)
 ## demo: on a fresh Debian 12 machine (root): a lab host, the wheelhouse, the dev stack, the sample
 ##         documents ingested and searched through nginx; prints the results, the web page's URL and
 ##         whom to sign in as
