@@ -66,3 +66,38 @@ def test_truncation_counts_multibyte_texts_near_the_limit(embedders: Embedders) 
     # 300 of them are over it, though each is a single character: the byte bound must not skip them.
     result = embedders["float32"].embed(["漢" * 200, "漢 " * 300])
     assert result.truncated == 1
+
+
+def test_calls_in_flight_together_share_the_encoders_and_get_their_own_vectors(embedders: Embedders) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = embedders["float32"]
+    calls = [
+        [f"call {call}, text {n}: " + "lorem ipsum dolor " * (n % 7) for n in range(70)] + ["word " * 300]
+        for call in range(4)
+    ]
+    alone = [embedder.embed(texts) for texts in calls]
+    # Each call tokenises its long text untruncated (to count it) while the others' batches are
+    # tokenised for the model and encoded, their batches interleaved on the same encoders.
+    with ThreadPoolExecutor(4) as clients:
+        together = list(clients.map(embedder.embed, calls))
+    for one, other in zip(alone, together, strict=True):
+        assert other.truncated == one.truncated == 1
+        assert np.min(np.sum(one.vectors * other.vectors, axis=1)) > 0.9999
+
+
+def test_a_cpu_runs_a_batch_per_thread_and_a_query_on_every_thread(
+    embedders: Embedders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from semantik.vecpipe import models
+
+    asked: list[int] = []
+    monkeypatch.setattr(torch, "set_num_threads", asked.append)
+    embedder = embedders["float32"]
+    embedder.embed(["one query"], mode="query")
+    assert asked == [models._torch_default_threads()]
+    asked.clear()
+    embedder.embed([f"text {n}" for n in range(100)], batch_size=32)
+    assert asked == [1, 1, 1, 1]  # four batches, each on one encoder's single thread

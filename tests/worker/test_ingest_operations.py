@@ -175,8 +175,10 @@ def test_cancel_stops_between_batches_leaving_rows_and_vectors_consistent(
 
     operation = helpers.operation(uuid)
     assert operation.status is OperationStatus.CANCELLED
-    assert operation.documents_processed == 8  # the batch in flight was finished and recorded
-    assert len(helpers.documents(collection_id)) == 8
+    # The first batch is recorded, and the second too if it was stored before the cancel was seen;
+    # the points of the one after are undone (the stream had sent it on while the first was recorded).
+    assert operation.documents_processed in (4, 8)
+    assert len(helpers.documents(collection_id)) == operation.documents_processed
     assert_store_matches_rows(vectors, collection_id)
     collection = helpers.collection(collection_id)
     assert collection.status is CollectionStatus.READY
@@ -232,11 +234,12 @@ def test_progress_is_visible_through_the_api_while_it_runs(client, settings, vec
 
     run_operation(uuid, settings, vectors)
 
-    assert [(s["status"], s["documents_processed"], s["documents_total"]) for s in seen] == [
-        ("processing", 0, 9),
-        ("processing", 4, 9),
-        ("processing", 8, 9),
-    ]
+    assert {(s["status"], s["documents_total"]) for s in seen} == {("processing", 9)}
+    # Batches of 4: a batch's points may go out before the batch ahead of it is recorded, never
+    # before the one ahead of that, so the third upsert sees the first batch done at least.
+    processed = [s["documents_processed"] for s in seen]
+    assert len(processed) == 3 and processed == sorted(processed)
+    assert processed[0] == 0 and processed[2] in (4, 8) and set(processed) <= {0, 4, 8}
     final = client.get(f"/api/v2/operations/{uuid}", headers=headers).json()
     assert (final["status"], final["documents_processed"]) == ("completed", 9)
 

@@ -49,7 +49,8 @@ def _write(rate: float, chunks: int, embed_batch: int, monkeypatch: pytest.Monke
     target = Target("c", "v", 100, 0, 1 << 20, embed_batch, 1000, 10, 30.0)
     outcome = Outcome(FoundFile("/d/a.txt", 1, "/d"), "doc")
     outcome.chunks = [chunking.Chunk(index, f"text {index}", 0, 1, 2) for index in range(chunks)]
-    pipeline.write_vectors(target, [outcome], vectors, BatchTimes(), windows)
+    with pipeline.VectorStream(target, vectors, windows) as stream:
+        stream.write([outcome], BatchTimes()).result()
     return windows
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pydantic_core
 
 from semantik.shared.config import Settings
 from semantik.shared.errors import EntityNotFoundError, ServiceUnavailableError, ValidationError
@@ -315,13 +316,16 @@ def _still_open(connection: http.client.HTTPConnection) -> bool:
         return False
 
 
+# pydantic-core's JSON, not the standard library's: an ingest window carries 256 x 384 floats each
+# way, and encoding the upsert cost the worker 0.30 ms a chunk against 0.04 (decoding 0.07 against
+# 0.02), a tenth of what the worker spends beside the model's work on a fast CPU.
 def _encode(value: Any) -> bytes:
-    # As httpx encodes `json=`: compact, UTF-8, no NaN or Infinity.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    # Compact UTF-8; a NaN or an infinity goes as null, which vecpipe refuses (422) where a number is due.
+    return pydantic_core.to_json(value, inf_nan_mode="null")
 
 
 def _decode(content: bytes) -> Any:
-    return json.loads(content)
+    return pydantic_core.from_json(content)
 
 
 def _detail(content: bytes) -> str:

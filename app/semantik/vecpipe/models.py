@@ -6,10 +6,13 @@ bfloat16 alone cost 0.002 of cosine similarity in measurement, more than the who
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -97,7 +100,8 @@ class MockEmbedder:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded once; encodes one batch at a time (the device is shared)."""
+    """A sentence-transformers model, loaded once. A GPU encodes one call at a time (the device is
+    shared); a CPU encodes each call's batches on a pool of single-threaded encoders (``_batched``)."""
 
     def __init__(
         self,
@@ -113,7 +117,9 @@ class SentenceTransformerEmbedder:
         self._model = _load(name, plan)
         if plan.dynamic_int8:
             quant.quantize_dynamic_int8(self._model)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # a GPU's calls, one at a time
+        self._threads = _cpu_threads(plan.device)
+        self._encoders = ThreadPoolExecutor(self._threads, "encode") if self._threads else None
         self.info = ModelInfo(
             name=name,
             device=plan.device,
@@ -143,14 +149,36 @@ class SentenceTransformerEmbedder:
 
     def embed(self, texts: list[str], mode: Mode = "document", batch_size: int = 32) -> Embedding:
         encode = self._model.encode_query if mode == "query" else self._model.encode_document
-        with self._lock:
-            truncated = self._count_truncated(texts)
-            tensor = encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
-            vectors = tensor.float().cpu().numpy()
-            del tensor
-            if self.info.device == "cpu" and len(texts) >= TRIM_AFTER_TEXTS:
-                return_free_heap()  # an idle vecpipe holds its model, not its largest batch
+        if self._encoders is None:  # a GPU: the whole call at once
+            with self._lock:
+                truncated = self._count_truncated(texts)
+                return Embedding(_normalised(_encoded(encode, texts, batch_size, 0)), truncated)
+        truncated = self._count_truncated(texts)
+        vectors = self._batched(encode, texts, batch_size)
+        if len(texts) >= TRIM_AFTER_TEXTS:
+            return_free_heap()  # an idle vecpipe holds its model, not its largest batch
         return Embedding(_normalised(vectors), truncated)
+
+    def _batched(self, encode: Callable, texts: list[str], batch_size: int) -> np.ndarray:
+        """The call's batches, texts of similar lengths in each, on a pool of encoders, one per core,
+        each on one thread. Two single-threaded forwards outrun one on two threads and lose far less
+        when another process takes a core for a moment (an intra-op parallel step waits for its
+        slowest thread); measured on 2 cores, 552 real chunks: 96 texts/s on two threads, 112 on two
+        encoders, and with a 10 % competitor beside them 87 against 107. Calls in flight together
+        share the pool batch by batch, so no core waits for the last batch of a call. A call of one
+        batch (a query) runs on every core's thread."""
+        assert self._encoders is not None
+        by_length = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
+        batches = [by_length[start : start + batch_size] for start in range(0, len(texts), batch_size)]
+        threads = self._threads if len(batches) == 1 else 1
+        calls = [
+            self._encoders.submit(_encoded, encode, [texts[index] for index in batch], batch_size, threads)
+            for batch in batches
+        ]
+        vectors = np.empty((len(texts), self.info.dimension), dtype=np.float32)
+        for batch, call in zip(batches, calls, strict=True):
+            vectors[batch] = call.result()
+        return vectors
 
     def _count_truncated(self, texts: list[str]) -> int:
         """Texts the model will cut, from a second, untruncated tokenisation of the long ones only.
@@ -171,6 +199,29 @@ class SentenceTransformerEmbedder:
             return_token_type_ids=False,
         )["input_ids"]
         return sum(1 for ids in lengths if len(ids) > limit)
+
+
+def _encoded(encode: Callable, texts: list[str], batch_size: int, threads: int) -> np.ndarray:
+    """The texts' embeddings as float32, computed on ``threads`` of this thread's intra-op threads."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)  # for this thread's parallel regions (OpenMP's setting is per thread)
+    tensor = encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
+    return np.asarray(tensor.float().cpu().numpy(), dtype=np.float32)
+
+
+@functools.cache
+def _torch_default_threads() -> int:
+    """torch's intra-op threads before any shard set its own: the cores this process may use."""
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def _cpu_threads(device: str) -> int:
+    """The intra-op threads a CPU model runs on; 0 on a GPU."""
+    return _torch_default_threads() if device == "cpu" else 0
 
 
 # sentence-transformers types both as optional (a module may not say); the models vecpipe loads say.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -19,7 +19,7 @@ from semantik.shared.models import Collection, CollectionSource, DocumentStatus
 from semantik.shared.services.paths import resolve_source_path
 from semantik.worker import metrics, records
 from semantik.worker.lifecycle import Claim, commit_progress, mark_in_flight, note_chunks
-from semantik.worker.pipeline import Outcome, Target, VectorWriter, prepare_batch, write_batch
+from semantik.worker.pipeline import BatchTimes, Outcome, Target, VectorStream, VectorWriter, prepare_batch
 from semantik.worker.scanning import FoundFile, scan_directory
 
 log = logging.getLogger(__name__)
@@ -134,36 +134,46 @@ def ingest_sources(
         for source, files in plans
         for batch in file_batches(files, settings.ingest_batch_documents, budget, FIRST_BATCH)
     ]
-    progress = OperationProgress(claim)
     force = staged is not None
     prepared = ((source, prepare_batch(batch, known, target, force)) for source, batch in jobs)
-    # vecpipe embeds one batch while this thread prepares the next: the model never waits on the
-    # parsers. Parsing stays in this thread, where its time limit can interrupt it (SIGALRM).
-    with ThreadPoolExecutor(1, thread_name_prefix="vectors") as writer:
-        current = next(prepared, None)
-        while current is not None:
-            source, (outcomes, times) = current
+    # Each batch goes into the stream as soon as it is parsed, and the next is parsed while vecpipe
+    # embeds it: the model never waits on the parsers, nor on a batch's rows being recorded. Parsing
+    # stays in this thread, where its time limit can interrupt it (SIGALRM). Two batches are held at
+    # once: the one being written, and the next, written or parsed.
+    progress, written = OperationProgress(claim), None
+    with VectorStream(target, vectors, progress) as stream:
+        for source, (outcomes, times) in prepared:
             changed = [outcome for outcome in outcomes if not outcome.unchanged]
             progress.prepared(len(outcomes), sum(len(outcome.chunks) for outcome in changed))
-            note([outcome.doc_id for outcome in changed])
-            writing = writer.submit(write_batch, outcomes, times, target, vectors, progress)
-            current = next(prepared, None)
-            writing.result()
-            started = time.perf_counter()
-            _commit_batch(claim, source, outcomes, staged)
-            log.info(
-                "operation %s batch: %d documents, %s, record %.2f s",
-                claim.uuid,
-                len(outcomes),
-                times.line(),
-                time.perf_counter() - started,
-            )
+            changed_ids = [outcome.doc_id for outcome in changed]
+            note([*(written.changed if written else []), *changed_ids])
+            following = Written(source, outcomes, times, changed_ids, stream.write(outcomes, times))
+            if written is not None:
+                _record(claim, written, staged, following.changed)
+            written = following
+        if written is not None:
+            _record(claim, written, staged, [])
     if remove_missing:
         for source, files in plans:
             remove_vanished(claim, vectors, target, source, {file.path for file in files})
 
 
-def _commit_batch(claim: Claim, source: SourceRef, outcomes: list[Outcome], staged: Staged | None) -> None:
+@dataclass(frozen=True)
+class Written:
+    """A batch handed to the vector stream, its rows to record once its points are stored."""
+
+    source: SourceRef
+    outcomes: list[Outcome]
+    times: BatchTimes
+    changed: list[str]  # the documents whose points it rewrites
+    stored: Future
+
+
+def _record(claim: Claim, written: Written, staged: Staged | None, still_in_flight: list[str]) -> None:
+    """Wait for the batch's points, then commit its rows; the next batch's documents stay in flight."""
+    written.stored.result()
+    started = time.perf_counter()
+    source, outcomes = written.source, written.outcomes
     failed = sum(outcome.status is DocumentStatus.FAILED for outcome in outcomes)
     if staged is not None:
         staged.outcomes += [(source.id, outcome) for outcome in outcomes]
@@ -174,8 +184,16 @@ def _commit_batch(claim: Claim, source: SourceRef, outcomes: list[Outcome], stag
             lambda session: records.record_outcomes(session, claim.collection_id, source.id, outcomes),
             done=len(outcomes) - failed,
             failed=failed,
+            in_flight=still_in_flight,
         )
     metrics.count_documents(outcomes)
+    log.info(
+        "operation %s batch: %d documents, %s, record %.2f s",
+        claim.uuid,
+        len(outcomes),
+        written.times.line(),
+        time.perf_counter() - started,
+    )
 
 
 def remove_vanished(

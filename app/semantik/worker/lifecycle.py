@@ -99,8 +99,12 @@ def commit_progress(
     done: int = 0,
     failed: int = 0,
     total: int = 0,
+    in_flight: list[str] | None = None,
 ) -> None:
-    """Commit one batch's rows with the progress they make; raise OperationStopped if it ended."""
+    """Commit one batch's rows with the progress they make; raise OperationStopped if it ended.
+
+    ``in_flight`` names the documents of the next batch, whose points may already be changing.
+    """
     with session_scope() as session:
         if write is not None:
             write(session)
@@ -108,7 +112,9 @@ def commit_progress(
         operation.documents_total += total
         operation.documents_processed += done
         operation.documents_failed += failed
-        operation.meta = with_heartbeat(operation.meta, in_flight=None)  # the batch is recorded
+        # The batch is recorded: only the next one's documents are left to undo if the operation dies.
+        still = (operation.meta or {}).get("in_flight") if in_flight else None
+        operation.meta = with_heartbeat(operation.meta, in_flight=still and {**still, "doc_ids": in_flight})
         collection = session.get(Collection, claim.collection_id)
         if collection is not None:
             records.refresh_collection_counters(session, collection)

@@ -7,11 +7,13 @@ the re-run overwrites, never by duplicates.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
 from semantik.shared import sparse
@@ -154,54 +156,153 @@ def _timed(times: BatchTimes, phase: str, call: Callable, *args: Any, **kwargs: 
         setattr(times, phase, getattr(times, phase) + time.perf_counter() - started)
 
 
-def write_vectors(
-    target: Target, outcomes: list[Outcome], vectors: VectorWriter, times: BatchTimes, progress: Progress
-) -> None:
-    """Replace the points of every rewritten document."""
-    rewritten = [outcome.doc_id for outcome in outcomes if not outcome.unchanged]
-    if rewritten:
-        # A changed file may now have fewer chunks (or none): its old points must not linger.
-        _timed(times, "store", vectors.delete_points, target.vector_store_name, rewritten)
-    pending = [(outcome, chunk) for outcome in outcomes if not outcome.unchanged for chunk in outcome.chunks]
-    # Similar lengths in each request: the model pads a batch to its longest text.
-    pending.sort(key=lambda item: len(item[1].text), reverse=True)
-    times.chunks += len(pending)
-    largest = min(target.embed_batch, UPSERT_LIMIT)
-    size, start = min(largest, FIRST_WINDOW), 0
+@dataclass
+class _Batch:
+    """A batch in the stream: its chunks cut into windows in order, and a future for its storing."""
 
-    def send(pool: ThreadPoolExecutor) -> tuple[list, Future] | None:
-        nonlocal start
-        window = pending[start : start + size]
-        start += len(window)
-        texts = [chunk.text for _, chunk in window]
-        return (window, pool.submit(_embed, vectors, texts)) if window else None
+    outcomes: list[Outcome]
+    times: BatchTimes
+    items: list[tuple[Outcome, chunking.Chunk]]
+    stored: Future = field(default_factory=Future)
+    stores: list[Future] = field(default_factory=list)
+    taken: int = 0
+    embedded: int = 0
 
-    # Two /embed calls in flight: vecpipe's model starts the next the moment one ends, while that
-    # one's answer travels back and its points are built (BM25 is this process's CPU) and stored in a
-    # thread, two windows at most behind.
-    with (
-        ThreadPoolExecutor(2, thread_name_prefix="embed") as embedding,
-        ThreadPoolExecutor(1, thread_name_prefix="upsert") as store,
-    ):
-        last = time.perf_counter()
-        sent = deque(call for call in (send(embedding), send(embedding)) if call)
+    def take(self, size: int) -> list[tuple[Outcome, chunking.Chunk]]:
+        window = self.items[self.taken : self.taken + size]
+        self.taken += len(window)
+        return window
+
+    @property
+    def exhausted(self) -> bool:
+        return self.taken >= len(self.items)
+
+
+class VectorStream:
+    """Embeds and stores batches in the order written, keeping vecpipe's model busy across them.
+
+    Two /embed calls are in flight at all times: the next batch's first window goes out while the last
+    one of the batch before is still in the model, so a batch boundary costs the model nothing. A
+    batch's points are built (BM25 is this process's CPU) and upserted in a store thread, two windows
+    at most behind; the future that ``write`` returns resolves once every point of the batch is
+    stored, so its rows can be committed. Leaving the ``with`` block on an error abandons the batches
+    not yet sent (their documents are in the operation's in-flight list).
+    """
+
+    def __init__(self, target: Target, vectors: VectorWriter, progress: Progress):
+        self._target, self._vectors, self._progress = target, vectors, progress
+        self._queue: SimpleQueue[_Batch | None] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._abandoned = False
+        self._unfinished: list[_Batch] = []
+        self._thread = threading.Thread(target=self._run, name="vectors", daemon=True)
+
+    def __enter__(self) -> VectorStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        self._abandoned = error_type is not None
+        self._queue.put(None)
+        self._thread.join()
+
+    def write(self, outcomes: list[Outcome], times: BatchTimes) -> Future:
+        """Replace the points of every rewritten document of ``outcomes``; resolves when stored."""
+        rewritten = [outcome for outcome in outcomes if not outcome.unchanged]
+        items = [(outcome, chunk) for outcome in rewritten for chunk in outcome.chunks]
+        # Similar lengths in each request: the model pads a batch to its longest text.
+        items.sort(key=lambda item: len(item[1].text), reverse=True)
+        times.chunks += len(items)
+        batch = _Batch(outcomes, times, items)
+        with self._lock:
+            if self._error is not None:
+                batch.stored.set_exception(self._error)
+            else:
+                self._unfinished.append(batch)
+                self._queue.put(batch)
+        return batch.stored
+
+    def _run(self) -> None:
+        try:
+            self._stream()
+        except BaseException as error:  # noqa: BLE001 - every batch not stored fails with it
+            with self._lock:
+                self._error = error
+                failed, self._unfinished = self._unfinished, []
+            for batch in failed:
+                if not batch.stored.done():
+                    batch.stored.set_exception(error)
+
+    def _stream(self) -> None:
+        largest = min(self._target.embed_batch, UPSERT_LIMIT)
+        size, current, closed = min(largest, FIRST_WINDOW), None, False
+        sent: deque[tuple[_Batch, list, Future]] = deque()
         storing: deque[Future] = deque()
-        while sent:
-            window, call = sent.popleft()
-            embeddings, done = call.result()
-            # The rate is the model's throughput: from the end of one call to the end of the next.
-            times.embed += done - last
-            rate = len(window) / max(done - last, 1e-3)
-            last = done
-            size = min(largest, max(SMALLEST_WINDOW, int(rate * WINDOW_SECONDS)))
-            if following := send(embedding):
-                sent.append(following)
-            if len(storing) == 2:
-                storing.popleft().result()
-            storing.append(store.submit(_timed, times, "store", _store, target, window, embeddings, vectors))
-            progress.embedded(len(window))
-        for stored in storing:
-            stored.result()  # every point is stored before the caller records the rows
+        with (
+            ThreadPoolExecutor(2, thread_name_prefix="embed") as embedding,
+            ThreadPoolExecutor(1, thread_name_prefix="upsert") as store,
+        ):
+            last = time.perf_counter()
+            while True:
+                while len(sent) < 2 and not closed and not self._abandoned:
+                    if current is None or current.exhausted:
+                        try:  # wait for the next batch only when nothing is in the model
+                            current = self._queue.get(block=not sent)
+                        except Empty:
+                            break
+                        if current is None:
+                            closed = True
+                        else:
+                            self._begin(current, store)
+                        continue
+                    window = current.take(size)
+                    texts = [chunk.text for _, chunk in window]
+                    sent.append((current, window, embedding.submit(_embed, self._vectors, texts)))
+                if not sent:
+                    if closed or self._abandoned:
+                        return
+                    continue
+                batch, window, call = sent.popleft()
+                embeddings, done = call.result()
+                # The rate is the model's throughput: from the end of one call to the end of the next.
+                batch.times.embed += done - last
+                rate = len(window) / max(done - last, 1e-3)
+                size, last = min(largest, max(SMALLEST_WINDOW, int(rate * WINDOW_SECONDS))), done
+                if len(storing) == 2:
+                    storing.popleft().result()
+                storing.append(self._submit_store(store, batch, _store, self._target, window, embeddings))
+                batch.embedded += len(window)
+                if batch.embedded == len(batch.items):
+                    store.submit(self._finish, batch)
+                self._progress.embedded(len(window))
+
+    def _begin(self, batch: _Batch, store: ThreadPoolExecutor) -> None:
+        rewritten = [outcome.doc_id for outcome in batch.outcomes if not outcome.unchanged]
+        if rewritten:
+            # A changed file may now have fewer chunks (or none): its old points must not linger.
+            self._submit_store(store, batch, _delete, self._target, rewritten)
+        if not batch.items:
+            store.submit(self._finish, batch)
+
+    def _submit_store(self, store: ThreadPoolExecutor, batch: _Batch, call: Callable, *args: Any) -> Future:
+        stored = store.submit(_timed, batch.times, "store", call, *args, self._vectors)
+        batch.stores.append(stored)
+        return stored
+
+    def _finish(self, batch: _Batch) -> None:
+        """In the store thread, after the batch's last upsert: its outcomes keep no texts now."""
+        try:
+            for stored in batch.stores:
+                stored.result()
+        except BaseException as error:  # noqa: BLE001 - the caller hears it from the future
+            batch.stored.set_exception(error)
+            return
+        for outcome in batch.outcomes:
+            outcome.chunks = []
+        with self._lock:
+            self._unfinished.remove(batch)
+        batch.stored.set_result(None)
 
 
 def _embed(vectors: VectorWriter, texts: list[str]) -> tuple[list[list[float]], float]:
@@ -223,6 +324,10 @@ def _store(
     vectors.upsert(target.vector_store_name, points, wait=True)
 
 
+def _delete(target: Target, doc_ids: list[str], vectors: VectorWriter) -> None:
+    vectors.delete_points(target.vector_store_name, doc_ids)
+
+
 def prepare_batch(
     files: list[FoundFile], known: dict[str, Known], target: Target, force: bool
 ) -> tuple[list[Outcome], BatchTimes]:
@@ -230,12 +335,3 @@ def prepare_batch(
     started = time.perf_counter()
     outcomes = [prepare(file, known.get(file.path), target, force) for file in files]
     return outcomes, BatchTimes(prepare=time.perf_counter() - started)
-
-
-def write_batch(
-    outcomes: list[Outcome], times: BatchTimes, target: Target, vectors: VectorWriter, progress: Progress
-) -> None:
-    """The batch's vectors written; its outcomes keep no texts afterwards (they are in the store now)."""
-    write_vectors(target, outcomes, vectors, times, progress)
-    for outcome in outcomes:
-        outcome.chunks = []

@@ -143,3 +143,13 @@ def test_reading_chunks_is_bounded_and_needs_a_known_collection(api: TestClient,
     assert api.post("/points/chunks", json=too_many).status_code == 422
     unknown = {"collection_name": "col_none", "doc_id": "d1", "chunk_indexes": [0]}
     assert api.post("/points/chunks", json=unknown).status_code == 404
+
+
+@pytest.mark.parametrize("body", [b'{"collection_name": "col_p", "points": [', b"not json", b'{"a": NaN'])
+def test_a_body_that_is_not_json_is_refused_with_the_reason(
+    api: TestClient, collection: str, body: bytes
+) -> None:
+    answer = api.post("/upsert", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["type"] == "json_invalid"
+    assert _count(api, collection) == 0

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from semantik.vecpipe.api.bodies import JSONBodyRoute
 from semantik.vecpipe.api.deps import EmbedderDep, StoreDep
 from semantik.vecpipe.schemas import (
     CollectionResponse,
@@ -15,7 +16,7 @@ from semantik.vecpipe.schemas import (
 )
 from semantik.vecpipe.store.base import VectorStore
 
-router = APIRouter(prefix="/collections", tags=["collections"])
+router = APIRouter(prefix="/collections", tags=["collections"], route_class=JSONBodyRoute)
 
 
 def collection_response(store: VectorStore, name: str) -> CollectionResponse:

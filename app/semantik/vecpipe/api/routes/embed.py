@@ -7,11 +7,12 @@ import time
 from fastapi import APIRouter
 
 from semantik.vecpipe import metrics
+from semantik.vecpipe.api.bodies import JSONBodyRoute
 from semantik.vecpipe.api.deps import EmbedderDep, check_model_matches
 from semantik.vecpipe.models import ModelInfo
 from semantik.vecpipe.schemas import EmbedRequest, EmbedResponse
 
-router = APIRouter(tags=["embedding"])
+router = APIRouter(tags=["embedding"], route_class=JSONBodyRoute)
 
 
 def truncation_warning(truncated: int, total: int, info: ModelInfo) -> list[str]:

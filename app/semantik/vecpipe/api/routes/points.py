@@ -6,6 +6,7 @@ import time
 
 from fastapi import APIRouter
 
+from semantik.vecpipe.api.bodies import JSONBodyRoute
 from semantik.vecpipe.api.deps import StoreDep
 from semantik.vecpipe.schemas import (
     ChunksRequest,
@@ -17,7 +18,7 @@ from semantik.vecpipe.schemas import (
 )
 from semantik.vecpipe.store.base import SparseVector, StoredPoint
 
-router = APIRouter(tags=["points"])
+router = APIRouter(tags=["points"], route_class=JSONBodyRoute)
 
 
 @router.post("/upsert", response_model=UpsertResponse)

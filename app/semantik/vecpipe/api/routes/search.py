@@ -10,13 +10,14 @@ from starlette.concurrency import run_in_threadpool
 
 from semantik.shared import sparse
 from semantik.vecpipe import metrics
+from semantik.vecpipe.api.bodies import JSONBodyRoute
 from semantik.vecpipe.api.deps import EmbedderDep, StoreDep, check_model_matches
 from semantik.vecpipe.api.routes.embed import truncation_warning
 from semantik.vecpipe.models import Embedder
 from semantik.vecpipe.schemas import SearchHit, SearchRequest, SearchResponse
 from semantik.vecpipe.store.base import Filters, Hit, SparseVector, VectorQuery, VectorStore
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], route_class=JSONBodyRoute)
 NO_RERANKER = "use_reranker: no reranker is configured in vecpipe; results are in vector-score order"
 NO_TERMS = (
     "the query has no terms the sparse index can match (only stop words or punctuation): "

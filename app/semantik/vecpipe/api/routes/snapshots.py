@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from semantik.vecpipe.api.bodies import JSONBodyRoute
 from semantik.vecpipe.api.deps import StoreDep
 from semantik.vecpipe.api.routes.collections import collection_response
 from semantik.vecpipe.schemas import RestoreResponse, SnapshotList, SnapshotOut
 
-router = APIRouter(prefix="/collections/{name}/snapshots", tags=["snapshots"])
+router = APIRouter(prefix="/collections/{name}/snapshots", tags=["snapshots"], route_class=JSONBodyRoute)
 
 
 @router.post("", response_model=SnapshotOut, status_code=status.HTTP_201_CREATED)
