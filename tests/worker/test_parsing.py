@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import random
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
+from semantik.worker import parsing
 from semantik.worker.parsing import ParseError, document_kind, extract_text, mime_type
 
 DATA = Path(__file__).parents[1] / "data" / "sample_docs"
@@ -38,6 +42,62 @@ def test_html_keeps_visible_text_and_drops_scripts_and_styles() -> None:
     assert "Column collapse: the eruption column falls back on itself." in text.splitlines()
     for hidden in ("tracking pixel", "must never be indexed", "font-family", "<p>"):
         assert hidden not in text
+
+
+class _ReferenceText(HTMLParser):
+    """The visible text as the standard library's HTML parser reads it (the worker used it before)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in parsing.HIDDEN:
+            self.hidden += 1
+        elif tag in parsing.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in parsing.HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in parsing.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+    @classmethod
+    def of(cls, markup: str) -> str:
+        reader = cls()
+        reader.feed(markup)
+        reader.close()
+        lines = (" ".join(line.split()) for line in "".join(reader.parts).splitlines())
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+EDGES = [
+    "<p>a</p><br/>b<br>c<BR />d<hr/>e",
+    "<script>if (a<b) { show('<p>x</p>') }</script>after<style>p > a { }</style>styled",
+    "<SCRIPT type=x>hidden</SCRIPT >shown<script/>still shown",
+    "<svg><p>drawn</p><title>t</title></svg>out<noscript>n</noscript>v<template><b>t</b></template>s",
+    "a < b and c > d, 3<4",
+    "<!-- a comment -->t<!DOCTYPE html><?xml version='1.0'?>u",
+    "&amp; &lt;p&gt; &nbsp;x &#x41;&#66; &copy 2024 &unknown;",
+    "</div>an end first<p unclosed",
+    "<script>never closed <p>x",
+    "<ul><li>one<li>two</ul><table><tr><td>c1<td>c2</table>",
+]
+
+
+def test_html_text_is_the_text_the_standard_librarys_parser_reads() -> None:
+    pages = [path.read_text() for path in DATA.glob("*.htm*")]
+    assert pages
+    rng = random.Random(7)  # pieces cut anywhere: tags, comments and entities broken in two
+    pieces = [page[rng.randrange(len(page)) :][: rng.randrange(1, 4000)] for page in pages for _ in range(50)]
+    for markup in [*pages, *EDGES, *pieces]:
+        assert parsing.html_to_text(markup) == _ReferenceText.of(markup), markup
 
 
 def test_pdf_text_comes_out_page_by_page() -> None:
