@@ -86,7 +86,7 @@ def test_calls_in_flight_together_share_the_encoders_and_get_their_own_vectors(e
         assert np.min(np.sum(one.vectors * other.vectors, axis=1)) > 0.9999
 
 
-def test_a_cpu_runs_a_batch_per_thread_and_a_query_on_every_thread(
+def test_a_cpu_runs_a_batch_of_documents_per_thread_and_a_query_on_every_thread(
     embedders: Embedders, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import torch
@@ -101,3 +101,6 @@ def test_a_cpu_runs_a_batch_per_thread_and_a_query_on_every_thread(
     asked.clear()
     embedder.embed([f"text {n}" for n in range(100)], batch_size=32)
     assert asked == [1, 1, 1, 1]  # four batches, each on one encoder's single thread
+    asked.clear()
+    embedder.embed(["a small window of documents", "beside another in flight"])
+    assert asked == [1]

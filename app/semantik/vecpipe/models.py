@@ -154,23 +154,24 @@ class SentenceTransformerEmbedder:
                 truncated = self._count_truncated(texts)
                 return Embedding(_normalised(_encoded(encode, texts, batch_size, 0)), truncated)
         truncated = self._count_truncated(texts)
-        vectors = self._batched(encode, texts, batch_size)
+        vectors = self._batched(encode, texts, batch_size, mode)
         if len(texts) >= TRIM_AFTER_TEXTS:
             return_free_heap()  # an idle vecpipe holds its model, not its largest batch
         return Embedding(_normalised(vectors), truncated)
 
-    def _batched(self, encode: Callable, texts: list[str], batch_size: int) -> np.ndarray:
+    def _batched(self, encode: Callable, texts: list[str], batch_size: int, mode: Mode) -> np.ndarray:
         """The call's batches, texts of similar lengths in each, on a pool of encoders, one per core,
         each on one thread. Two single-threaded forwards outrun one on two threads and lose far less
         when another process takes a core for a moment (an intra-op parallel step waits for its
         slowest thread); measured on 2 cores, 552 real chunks: 96 texts/s on two threads, 112 on two
         encoders, and with a 10 % competitor beside them 87 against 107. Calls in flight together
-        share the pool batch by batch, so no core waits for the last batch of a call. A call of one
-        batch (a query) runs on every core's thread."""
+        share the pool batch by batch, so no core waits for the last batch of a call. A query runs on
+        every core's thread, for its latency; a window of documents, however small, on one (the
+        worker keeps two in flight: on two threads each they would crowd each other out)."""
         assert self._encoders is not None
         by_length = sorted(range(len(texts)), key=lambda index: len(texts[index]), reverse=True)
         batches = [by_length[start : start + batch_size] for start in range(0, len(texts), batch_size)]
-        threads = self._threads if len(batches) == 1 else 1
+        threads = self._threads if mode == "query" and len(batches) == 1 else 1
         calls = [
             self._encoders.submit(_encoded, encode, [texts[index] for index in batch], batch_size, threads)
             for batch in batches
@@ -213,7 +214,7 @@ def _encoded(encode: Callable, texts: list[str], batch_size: int, threads: int) 
 
 @functools.cache
 def _torch_default_threads() -> int:
-    """torch's intra-op threads before any shard set its own: the cores this process may use."""
+    """torch's intra-op threads before any encoder set its own: the cores this process may use."""
     import torch
 
     return int(torch.get_num_threads())

@@ -265,10 +265,12 @@ class VectorStream:
                     continue
                 batch, window, call = sent.popleft()
                 embeddings, done = call.result()
-                # The rate is the model's throughput: from the end of one call to the end of the next.
-                batch.times.embed += done - last
-                rate = len(window) / max(done - last, 1e-3)
-                size, last = min(largest, max(SMALLEST_WINDOW, int(rate * WINDOW_SECONDS))), done
+                # The rate is the model's throughput: from the end of one call to the end of the next
+                # (a small call can end before a larger one sent ahead of it: then it took no time).
+                elapsed, last = max(done - last, 0.0), max(done, last)
+                batch.times.embed += elapsed
+                rate = len(window) / max(elapsed, 1e-3)
+                size = min(largest, max(SMALLEST_WINDOW, int(rate * WINDOW_SECONDS)))
                 if len(storing) == 2:
                     storing.popleft().result()
                 storing.append(self._submit_store(store, batch, _store, self._target, window, embeddings))
