@@ -271,13 +271,13 @@ class VectorStream:
                 batch.times.embed += elapsed
                 rate = len(window) / max(elapsed, 1e-3)
                 size = min(largest, max(SMALLEST_WINDOW, int(rate * WINDOW_SECONDS)))
+                self._progress.embedded(len(window))  # as soon as embedded, before its upsert
                 if len(storing) == 2:
                     storing.popleft().result()
                 storing.append(self._submit_store(store, batch, _store, self._target, window, embeddings))
                 batch.embedded += len(window)
                 if batch.embedded == len(batch.items):
                     store.submit(self._finish, batch)
-                self._progress.embedded(len(window))
 
     def _begin(self, batch: _Batch, store: ThreadPoolExecutor) -> None:
         rewritten = [outcome.doc_id for outcome in batch.outcomes if not outcome.unchanged]
