@@ -209,7 +209,8 @@ def _encoded(encode: Callable, texts: list[str], batch_size: int, threads: int) 
 
         torch.set_num_threads(threads)  # for this thread's parallel regions (OpenMP's setting is per thread)
     tensor = encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
-    return np.asarray(tensor.float().cpu().numpy(), dtype=np.float32)
+    vectors: np.ndarray = tensor.float().cpu().numpy()
+    return vectors
 
 
 @functools.cache

@@ -162,6 +162,7 @@ class _Batch:
 
     outcomes: list[Outcome]
     times: BatchTimes
+    rewritten: list[str]  # the documents whose points it replaces
     items: list[tuple[Outcome, chunking.Chunk]]
     stored: Future = field(default_factory=Future)
     stores: list[Future] = field(default_factory=list)
@@ -214,7 +215,7 @@ class VectorStream:
         # Similar lengths in each request: the model pads a batch to its longest text.
         items.sort(key=lambda item: len(item[1].text), reverse=True)
         times.chunks += len(items)
-        batch = _Batch(outcomes, times, items)
+        batch = _Batch(outcomes, times, [outcome.doc_id for outcome in rewritten], items)
         with self._lock:
             if self._error is not None:
                 batch.stored.set_exception(self._error)
@@ -274,21 +275,23 @@ class VectorStream:
                 self._progress.embedded(len(window))  # as soon as embedded, before its upsert
                 if len(storing) == 2:
                     storing.popleft().result()
-                storing.append(self._submit_store(store, batch, _store, self._target, window, embeddings))
+                storing.append(
+                    self._submit_store(store, batch, _store, self._target, window, embeddings, self._vectors)
+                )
                 batch.embedded += len(window)
                 if batch.embedded == len(batch.items):
                     store.submit(self._finish, batch)
 
     def _begin(self, batch: _Batch, store: ThreadPoolExecutor) -> None:
-        rewritten = [outcome.doc_id for outcome in batch.outcomes if not outcome.unchanged]
-        if rewritten:
+        if batch.rewritten:
             # A changed file may now have fewer chunks (or none): its old points must not linger.
-            self._submit_store(store, batch, _delete, self._target, rewritten)
+            name = self._target.vector_store_name
+            self._submit_store(store, batch, self._vectors.delete_points, name, batch.rewritten)
         if not batch.items:
             store.submit(self._finish, batch)
 
     def _submit_store(self, store: ThreadPoolExecutor, batch: _Batch, call: Callable, *args: Any) -> Future:
-        stored = store.submit(_timed, batch.times, "store", call, *args, self._vectors)
+        stored = store.submit(_timed, batch.times, "store", call, *args)
         batch.stores.append(stored)
         return stored
 
@@ -324,10 +327,6 @@ def _store(
         for point, sparse_vector in zip(points, encoded, strict=True):
             point["sparse_vector"] = sparse_vector
     vectors.upsert(target.vector_store_name, points, wait=True)
-
-
-def _delete(target: Target, doc_ids: list[str], vectors: VectorWriter) -> None:
-    vectors.delete_points(target.vector_store_name, doc_ids)
 
 
 def prepare_batch(
