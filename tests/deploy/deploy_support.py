@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
@@ -70,74 +68,3 @@ def secrets_of(inventory: Path) -> dict[str, str]:
         check=True,
     )
     return yaml.safe_load(shown.stdout)
-
-
-class Scenario:
-    """`molecule test -s <name>` in a process of its own, which may run beside other tests. Its whole
-    output goes to build/molecule-<name>.log (git-ignored): the figures the scenario prints, what failed
-    and why. A scenario reads the variables (and so the vault) of its environment: on a fresh clone (no
-    password file) the wizard runs first, as `make wizard ENV=<env>` would, into git-ignored files."""
-
-    ENVIRONMENTS = {"default": "dev", "prod": "prod"}
-    TIMEOUT = 3600
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.log = ROOT / "build" / f"molecule-{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.deadline = 0.0
-
-    @staticmethod
-    def environ() -> dict[str, str]:
-        return {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-
-    def start(self) -> Scenario:
-        environment = self.ENVIRONMENTS[self.name]
-        if not (ROOT / f"inventories/{environment}/.vault_pass").exists():
-            subprocess.run([sys.executable, str(ROOT / "ansible/wizard.py"), environment], check=True)
-        self.log.parent.mkdir(exist_ok=True)
-        with open(self.log, "wb") as log:
-            # A session of its own: stop() ends molecule and its children, not the tests that wait.
-            self.process = subprocess.Popen(
-                [str(BIN / "molecule"), "test", "-s", self.name],
-                cwd=ROOT,
-                env=self.environ(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.deadline = time.monotonic() + self.TIMEOUT
-        return self
-
-    def wait(self) -> tuple[int, str]:
-        """Its exit status and output, once it ends (stopped, and 124, past TIMEOUT from its start)."""
-        assert self.process is not None, "not started"
-        try:
-            rc = self.process.wait(timeout=max(1.0, self.deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            self.stop()
-            rc = 124
-        return rc, self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        """End it if it still runs (a session cut short, a timeout), and remove its hosts."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        subprocess.run(
-            [str(BIN / "molecule"), "destroy", "-s", self.name],
-            cwd=ROOT,
-            env=self.environ(),
-            capture_output=True,
-            timeout=600,
-        )
-
-
-# The scenarios started beside the rest of the suite (conftest.py), by name.
-BESIDE: dict[str, Scenario] = {}
