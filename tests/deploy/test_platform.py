@@ -143,8 +143,9 @@ def test_postgresql_admits_the_app_user_over_tcp_only_with_its_password(converge
                 " current_setting('password_encryption'), current_setting('tcp_keepalives_idle'),"
                 " current_setting('tcp_user_timeout')"
             )
-            # 25 % of postgresql_memory_mb 1024; a lost client dropped within 30 s, replying or not.
-            assert cur.fetchone() == ("semantik", "256MB", "scram-sha-256", "15s", "30s")
+            # 25 % of postgresql_memory_mb 1024; a lost client dropped within 30 s (30000 ms), replying
+            # or not. current_setting gives the last two in their base units, without them.
+            assert cur.fetchone() == ("semantik", "256MB", "scram-sha-256", "15", "30000")
     conn.close()
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(host=address, dbname="semantik", user="semantik", password="wrong")
