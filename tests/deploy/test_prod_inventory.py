@@ -9,7 +9,11 @@ private address and port, the server listens there, and its firewall admits exac
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,6 +106,35 @@ def test_every_host_is_rendered(rendered: dict[str, dict]) -> None:
         *("lb1", "web1", "web2", "gpu1", "gpu2", "work1", "work2", "db1", "cache1", "vec1", "mon1")
     }
     assert all(values["firewall_enabled"] for values in rendered.values())
+
+
+# Every module of the services that run without vecpipe, imported, and the files they loaded.
+LOADED_BY_THE_OTHER_SERVICES = """
+import importlib, pkgutil, sys
+import semantik.cli, semantik.shared, semantik.webui, semantik.worker
+for package in (semantik.shared, semantik.webui, semantik.worker):
+    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(module.name)
+print("\\n".join(m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)))
+"""
+
+
+def test_bytecode_is_compiled_ahead_for_all_that_each_hosts_services_import(
+    rendered: dict[str, dict],
+) -> None:
+    """Hosts without vecpipe skip the ML stack when compiling their venv: webui, the workers, beat and
+    flower must import none of it, or they would compile it in memory at every start."""
+    assert {name for name, values in rendered.items() if not values["compile_skip"]} == {
+        name for name, values in rendered.items() if "vecpipe" in values["services"]
+    }
+    (skip,) = {values["compile_skip"] for values in rendered.values() if values["compile_skip"]}
+    torch = importlib.util.find_spec("torch")
+    assert torch and re.search(skip, torch.origin), "the skip misses torch: it would skip nothing"
+    loaded = subprocess.run(
+        [sys.executable, "-c", LOADED_BY_THE_OTHER_SERVICES], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert len(loaded) > 300, loaded
+    assert [path for path in loaded if re.search(skip, path)] == []
 
 
 @pytest.mark.parametrize("tier", sorted(EDGES))
