@@ -4,7 +4,7 @@ and the timer, its hardening and network, the web page, make dev-local, stop, st
 ten minutes on two cores) and prod (the
 prod inventory on nine hosts: the previous release converged, then the upgrade under traffic;
 placement, the path through the lb, status, the firewall matrix, TLS; two hosts lost and brought
-back; the rollback; about 21 minutes, without an idempotence step, see its molecule.yml).
+back; the rollback; about 20 minutes, without an idempotence step, see its molecule.yml).
 
 default reads inventories/dev's group_vars, prod inventories/prod's, so that vault must open: on a
 fresh clone (no password file) this runs the wizard first, as `make wizard ENV=<env>` would: new
