@@ -10,6 +10,9 @@ PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check
 TOOLS := /usr/bin/rsync
 # promtool checks and unit-tests the alert rules (tests/monitoring); extracted from Debian's package.
 PROMTOOL := build/prometheus/usr/bin/promtool
+# nft checks common's rendered firewall rules (tests/deploy/test_firewall_rules.py), on a fresh machine
+# before the lab (which needs it too) is first brought up.
+NFT := /usr/sbin/nft
 
 .PHONY: dev lint test test-fast
 
@@ -30,6 +33,9 @@ $(VENV)/.installed: pyproject.toml locks/cpu.txt
 /usr/bin/rsync:
 	apt-get install -y -qq rsync || { apt-get update -qq && apt-get install -y -qq rsync; }
 
+$(NFT):
+	apt-get install -y -qq nftables || { apt-get update -qq && apt-get install -y -qq nftables; }
+
 # Extracted, not installed: installing the package would start a Prometheus server on the controller.
 $(PROMTOOL):
 	rm -rf build/prometheus build/prometheus.tmp build/prometheus_*.deb && mkdir -p build/prometheus.tmp
@@ -49,8 +55,9 @@ lint: dev
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/ansible-lint -q
 
 ## test: lint, then every test (real PostgreSQL/Redis and lab hosts are started by the tests; the
-##       scenarios' deploys copy with rsync, as make deploy does; promtool checks the alert rules)
-test: lint $(TOOLS) $(PROMTOOL)
+##       scenarios' deploys copy with rsync, as make deploy does; promtool checks the alert rules, nft
+##       the firewall's)
+test: lint $(TOOLS) $(PROMTOOL) $(NFT)
 	$(BIN)/pytest
 
 ## test-coverage: every test but the lab's under coverage.py: line and branch coverage of app/ (the
