@@ -30,11 +30,11 @@ $(VENV)/.installed: pyproject.toml locks/cpu.txt
 	  --constraint locks/cpu.txt -e '.[dev]'
 	touch $@
 
-/usr/bin/rsync:
-	apt-get install -y -qq rsync || { apt-get update -qq && apt-get install -y -qq rsync; }
-
-$(NFT):
-	apt-get install -y -qq nftables || { apt-get update -qq && apt-get install -y -qq nftables; }
+# From Debian, each by the file it installs.
+/usr/bin/rsync: PACKAGE = rsync
+$(NFT): PACKAGE = nftables
+/usr/bin/rsync $(NFT):
+	apt-get install -y -qq $(PACKAGE) || { apt-get update -qq && apt-get install -y -qq $(PACKAGE); }
 
 # Extracted, not installed: installing the package would start a Prometheus server on the controller.
 $(PROMTOOL):
