@@ -20,6 +20,9 @@ LAB = ROOT / "ansible" / "lab"
 BIN = Path(sys.executable).parent
 SSH_OPTS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]  # fmt: skip
+# Hosts of one layout converge as the dev one does (README, "Speed"): with Mitogen's strategy, a third
+# faster here; ANSIBLE_STRATEGY=linear runs them with Ansible's.
+STRATEGY = os.environ.get("ANSIBLE_STRATEGY", "mitogen_linear")
 RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -109,7 +112,7 @@ def playbook(playbook: str | Path, inventory: Path, *args: str, timeout: int = 9
     done = subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *args],
         capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"},
+        env={**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_STRATEGY": STRATEGY},
     )  # fmt: skip
     return Run(done.returncode, done.stdout + done.stderr)
 

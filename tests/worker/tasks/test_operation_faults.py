@@ -113,8 +113,8 @@ def test_redis_restart_mid_operation_and_the_worker_carries_on(
     client, worker_env, documents_root: Path, tmp_path: Path, processes, redis_server
 ) -> None:
     folder = documents_root / "redis-restart"
-    # Long enough (about 300 chunks) that the operation is still working when Redis has been down 2 s.
-    helpers.write_corpus(folder, FILES, words=600)
+    # Long enough (about 430 chunks) that the operation is still working when Redis has been down 2 s.
+    helpers.write_corpus(folder, FILES, words=300)
     headers = api_key_headers(client)  # read while Redis is down
     processes.append(start_process("worker", worker_env, tmp_path / "worker.log", " ready."))
     collection = ready_collection(client, headers, "redis-restart")
@@ -215,7 +215,7 @@ def test_sigterm_hands_a_running_operation_back_after_the_grace_and_a_new_worker
     client, worker_env, documents_root: Path, tmp_path: Path, processes
 ) -> None:
     # Far more work than the grace allows, so the operation is still running when the grace ends.
-    folder, files, grace = documents_root / "sigterm", 120, 3
+    folder, files, grace = documents_root / "sigterm", 60, 3
     helpers.write_corpus(folder, files, words=300)
     chunks = sum(len(split_text(path.read_text(), CHUNK_SIZE, CHUNK_OVERLAP)) for path in folder.iterdir())
     # No orphan recovery within the test: only the message the stopping worker handed back resumes it.
