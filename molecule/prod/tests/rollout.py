@@ -52,6 +52,14 @@ def figures(step: str, values: dict) -> None:
     print(f"\nROLLOUT-FIGURES {step} {json.dumps(values, sort_keys=True)}")
 
 
+def slowest_tasks(step: str, stdout: str, count: int = 8) -> None:
+    """Where a run's time went: its slowest tasks, from the recap of profile_tasks (molecule's
+    ansible.cfg enables it), printed as `ROLLOUT-SLOWEST <step> <task> <seconds>` lines."""
+    recap = stdout.rpartition("TASKS RECAP")[2]
+    for task, seconds in re.findall(r"^(\S.*?) -+ (\d+\.\d+)s$", recap, re.M)[:count]:
+        print(f"ROLLOUT-SLOWEST {step} {task} {seconds}")
+
+
 def playbook(*args: str) -> subprocess.CompletedProcess:
     done = ansible_playbook(*args)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

@@ -20,6 +20,7 @@ from rollout import (
     playbook,
     recap,
     site_yml,
+    slowest_tasks,
     traffic,
     windows,
     write_corpus,
@@ -102,6 +103,7 @@ def test_site_yml_brings_the_lost_hosts_back_and_changes_nothing_else():
     seconds, done = site_yml()
     changed = recap(done.stdout)
     figures("brought_back", {"site_yml_s": round(seconds, 1), "changed": changed})
+    slowest_tasks("brought_back", done.stdout)
     assert set(changed) >= set(APP_HOSTS)
     assert {host: n for host, n in changed.items() if host not in (LOST_WEBUI, LOST_WORKER)} == dict.fromkeys(
         set(changed) - {LOST_WEBUI, LOST_WORKER}, 0

@@ -17,6 +17,7 @@ from rollout import (
     release,
     running_release,
     site_yml,
+    slowest_tasks,
     traffic,
     windows,
     write_corpus,
@@ -54,7 +55,7 @@ def test_an_upgrade_under_traffic_fails_no_request_and_the_ingest_completes(api)
         else:
             turns.append("not started yet")
 
-    seconds, _ = site_yml(at_each_turn)
+    seconds, done = site_yml(at_each_turn)
     starter.join()
     assert running, "the ingest did not start: see the thread's exception above"
     load.mark("end")
@@ -75,6 +76,7 @@ def test_an_upgrade_under_traffic_fails_no_request_and_the_ingest_completes(api)
             **ingested,
         },
     )
+    slowest_tasks("upgrade", done.stdout)
     assert {host: running_release(host) for host in APP_HOSTS} == dict.fromkeys(
         APP_HOSTS, release(NEW_SOURCE)
     )
