@@ -60,6 +60,15 @@ def slowest_tasks(step: str, stdout: str, count: int = 8) -> None:
         print(f"ROLLOUT-SLOWEST {step} {task} {seconds}")
 
 
+def vecpipe_journal(minutes: int = 15) -> str:
+    """vecpipe's log of the last minutes, on its host: for a failed window's message (its stops and
+    starts, and how long the model and the store took to load)."""
+    host = GROUPS["vecpipe"][0]
+    with lab_host(host).sudo():
+        done = lab_host(host).run(f"journalctl -u semantik-vecpipe --since -{minutes}min -o short-precise")
+    return done.stdout[-6000:]
+
+
 def playbook(*args: str) -> subprocess.CompletedProcess:
     done = ansible_playbook(*args)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

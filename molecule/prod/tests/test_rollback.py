@@ -14,6 +14,7 @@ from rollout import (
     running_release,
     slowest_tasks,
     traffic,
+    vecpipe_journal,
     windows,
 )
 
@@ -33,4 +34,4 @@ def test_a_rollback_under_traffic_fails_no_request(api):
     slowest_tasks("rollback", done.stdout)
     previous = release(EPHEMERAL / "previous")
     assert {host: running_release(host) for host in APP_HOSTS} == dict.fromkeys(APP_HOSTS, previous)
-    assert [window["failed"] for window in shown.values()] == [0, 0, 0], shown
+    assert [window["failed"] for window in shown.values()] == [0, 0, 0], (shown, vecpipe_journal())

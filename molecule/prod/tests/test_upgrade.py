@@ -19,6 +19,7 @@ from rollout import (
     site_yml,
     slowest_tasks,
     traffic,
+    vecpipe_journal,
     windows,
     write_corpus,
 )
@@ -80,5 +81,5 @@ def test_an_upgrade_under_traffic_fails_no_request_and_the_ingest_completes(api)
     assert {host: running_release(host) for host in APP_HOSTS} == dict.fromkeys(
         APP_HOSTS, release(NEW_SOURCE)
     )
-    assert [window["failed"] for window in shown.values()] == [0, 0, 0], shown
+    assert [window["failed"] for window in shown.values()] == [0, 0, 0], (shown, vecpipe_journal())
     assert (finished["status"], documents, vectors) == ("completed", INGEST_DOCUMENTS, INGEST_DOCUMENTS)

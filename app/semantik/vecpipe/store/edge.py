@@ -126,6 +126,7 @@ class EdgeStore(VectorStore):
         self._collections: dict[str, Collection] = {}
         self._shards_dir.mkdir(parents=True, exist_ok=True)
         finish_interrupted_changes(self._shards_dir)
+        started = time.perf_counter()
         try:
             for path in sorted(self._shards_dir.iterdir()):
                 if path.is_dir() and not path.name.startswith("."):
@@ -133,6 +134,14 @@ class EdgeStore(VectorStore):
         except BaseException:
             self.close()
             raise
+        # Part of every start's pause (a search waits it out in the socket's backlog): said, as the
+        # model's load is, so that a slow start shows which of the two it was.
+        log.info(
+            "opened the embedded store at %s (%d collections) in %.1f s",
+            root,
+            len(self._collections),
+            time.perf_counter() - started,
+        )
 
     def ping(self) -> str:
         if not self._shards_dir.is_dir():
