@@ -46,7 +46,7 @@ def dev_inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def site_runs(dev_inventory: Path) -> dict[str, subprocess.CompletedProcess[str]]:
     """Each case's own site.yml run, as many at a time as there are cores: each is mostly Ansible
-    loading site.yml (on two cores the 15 runs took 40 s so, 75 s one after the other)."""
+    loading site.yml (on two cores the 15 runs took 40 s this way, 75 s one after the other)."""
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         cases = [json.dumps(variables) for variables, _ in CASES]
         runs = {case: pool.submit(ansible_playbook, dev_inventory, "site.yml", "-e", case) for case in cases}
