@@ -15,7 +15,7 @@ FIFTY_MB = 50 * 1024 * 1024
 
 def write_bad_documents(folder: Path, outside: Path) -> None:
     (folder / "garbage.txt").write_bytes(os.urandom(4096))
-    (folder / "latin1.txt").write_bytes("caf\xe9 cr\xe8me br\xfbl\xe9e\n".encode("latin-1"))
+    (folder / "cyrillic.txt").write_bytes("Привет, как дела? Это текст по-русски.\n".encode("cp1251"))
     (folder / "empty.txt").write_bytes(b"")
     line = b"a perfectly readable line of text, repeated until the file is far too large\n"
     with open(folder / "huge.txt", "wb") as handle:
@@ -28,11 +28,14 @@ def write_bad_documents(folder: Path, outside: Path) -> None:
     (folder / "picture.bmp").write_bytes(b"BM" + bytes(200))
     (folder / "good.txt").write_text("This file is fine and should be indexed.\n")
     (folder / "good.md").write_text("# Fine\n\nSo is this Markdown file.\n")
+    (folder / "latin1.txt").write_bytes(
+        "Caf\xe9 cr\xe8me br\xfbl\xe9e: Latin-1 is read too.\n".encode("latin-1")
+    )
 
 
 EXPECTED = {
     "garbage.txt": ("binary_content", "binary content"),
-    "latin1.txt": ("invalid_encoding", "not valid UTF-8 at byte 3"),
+    "cyrillic.txt": ("invalid_encoding", "not valid UTF-8 at byte 0"),
     "empty.txt": ("empty", "the file is empty"),
     "huge.txt": ("too_large", "over the 26214400-byte limit"),
     "broken.pdf": ("parse_error", "unreadable PDF"),
@@ -65,10 +68,14 @@ def test_each_bad_document_fails_with_a_reason_and_the_rest_completes(
     for name, (category, fragment) in EXPECTED.items():
         assert failures[name][0] == category, (name, failures[name])
         assert fragment in failures[name][1], (name, failures[name])
-    assert {rows["good.txt"].status, rows["good.md"].status} == {DocumentStatus.COMPLETED}
+    assert {rows[name].status for name in ("good.txt", "good.md", "latin1.txt")} == {DocumentStatus.COMPLETED}
     operation = helpers.operation(uuid)
     assert operation.status is OperationStatus.COMPLETED
-    assert (operation.documents_total, operation.documents_processed, operation.documents_failed) == (9, 2, 7)
+    assert (operation.documents_total, operation.documents_processed, operation.documents_failed) == (
+        10,
+        3,
+        7,
+    )
     collection = helpers.collection(collection_id)
-    assert (collection.status, collection.document_count) == (CollectionStatus.READY, 2)
-    assert vectors.count(collection.vector_store_name) == collection.vector_count == 2
+    assert (collection.status, collection.document_count) == (CollectionStatus.READY, 3)
+    assert vectors.count(collection.vector_store_name) == collection.vector_count == 3

@@ -118,11 +118,45 @@ def test_utf8_with_a_byte_order_mark_and_utf16_are_text() -> None:
 
 
 @pytest.mark.parametrize(
+    ("data", "kind", "text"),
+    [
+        # No charset: windows-1252, as browsers read an unlabelled page (its quotes included).
+        ("café crème brûlée, “quoted”".encode("cp1252"), "text", "café crème brûlée, “quoted”"),
+        # The charset a page or an XML file declares, in either form of the meta tag.
+        ('<meta charset="windows-1251"><p>Привет мир</p>'.encode("cp1251"), "html", "Привет мир"),
+        (
+            '<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS"><p>日本語</p>'.encode(
+                "sjis"
+            ),
+            "html",
+            "日本語",
+        ),
+        ('<?xml version="1.0" encoding="ISO-8859-1"?><a>Ærø</a>'.encode("latin-1"), "text", "Ærø"),
+        # A label that is wrong (or no charset at all) is read as if it were absent.
+        ('<meta charset="utf-8"><p>déjà vu</p>'.encode("cp1252"), "html", "déjà vu"),
+        ('<meta charset="idna"><p>déjà vu</p>'.encode("cp1252"), "html", "déjà vu"),
+    ],
+)
+def test_text_from_before_utf8_is_read_in_its_charset(data: bytes, kind: str, text: str) -> None:
+    assert text in extract_text(data, kind, "legacy")
+
+
+def test_legacy_text_that_is_not_western_is_refused_with_what_to_do() -> None:
+    page = b"<meta charset=bogus>" + "Привет, как дела? Это текст по-русски.".encode("cp1251")
+    with pytest.raises(ParseError) as refused:
+        extract_text(page, "html", "page.html")
+    assert str(refused.value) == (
+        "not valid UTF-8 at byte 20 (invalid continuation byte), declares bogus and is not Western "
+        "European text: save it as UTF-8"
+    )
+
+
+@pytest.mark.parametrize(
     ("data", "kind", "category"),
     [
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "text", "binary_content"),
         (bytes(range(1, 32)) * 20, "text", "binary_content"),
-        ("crème".encode("latin-1"), "text", "invalid_encoding"),
+        ("Привет, как дела? Это текст по-русски.".encode("cp1251"), "text", "invalid_encoding"),
         (b"", "text", "empty"),
         (b"  \n\n\t ", "markdown", "empty"),
         (b"<html><script>only()</script></html>", "html", "empty"),

@@ -37,6 +37,19 @@ MIME_TYPES = {"markdown": "text/markdown", "html": "text/html", "pdf": "applicat
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 MAX_CONTROL_SHARE = 0.05
 SNIFF_BYTES = 8192
+# A charset named in the file's first bytes (as the HTML standard's prescan: its first 1024): an XML
+# declaration, or an HTML meta tag (either form).
+PRESCAN_BYTES = 1024
+DECLARED_CHARSET = re.compile(
+    rb"""<\?xml[^>]*?\bencoding\s*=\s*["']([\w.:-]+)|<meta[^>]*?\bcharset\s*=\s*["']?([\w.:-]+)""",
+    re.IGNORECASE,
+)
+# As the WHATWG Encoding standard: pages labelled Latin-1 or ASCII are windows-1252.
+WINDOWS_1252_LABELS = dict.fromkeys(
+    ["iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii"], "cp1252"
+)
+ASCII = bytes(range(128))
+MAX_LEGACY_NON_ASCII_SHARE = 0.3
 
 
 class ParseError(Exception):
@@ -69,7 +82,8 @@ def mime_type(kind: str | None, path: str) -> str | None:
 
 
 def decode_text(data: bytes) -> str:
-    """UTF-8 (or UTF-16 with a byte-order mark); binary content and other encodings are refused."""
+    """UTF-8 (or UTF-16 with a byte-order mark); else the charset the file declares, else windows-1252
+    when it reads as Western European text. Binary content and other legacy encodings are refused."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")
@@ -81,13 +95,33 @@ def decode_text(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ParseError(
-            "invalid_encoding", f"not valid UTF-8 at byte {error.start} ({error.reason})"
-        ) from None
+        text = _decode_legacy(data, f"not valid UTF-8 at byte {error.start} ({error.reason})")
     sample = text[:SNIFF_BYTES]
     if sample and len(CONTROL.findall(sample)) > MAX_CONTROL_SHARE * len(sample):
         raise ParseError("binary_content", "binary content (control characters) in a text file")
     return text
+
+
+def _decode_legacy(data: bytes, not_utf8: str) -> str:
+    """Text from before UTF-8: in the charset its XML declaration or HTML meta tag names, else in
+    windows-1252 (which browsers read an unlabelled page in) when few of its bytes are outside ASCII:
+    accents are a few letters in a hundred, where Cyrillic, Greek or CJK in a legacy encoding are most
+    of them, and reading those as windows-1252 would index gibberish."""
+    declared = DECLARED_CHARSET.search(data[:PRESCAN_BYTES])
+    label = (declared[1] or declared[2]).decode("ascii").lower() if declared else None
+    if label:
+        try:
+            return data.decode(WINDOWS_1252_LABELS.get(label, label))
+        except (LookupError, ValueError):  # ValueError: UnicodeError and its kinds, from any codec
+            pass  # an unknown or wrong label: read it as if it had none
+    if len(data.translate(None, ASCII)) > MAX_LEGACY_NON_ASCII_SHARE * len(data):
+        declares = f", declares {label}" if label else ""
+        message = f"{not_utf8}{declares} and is not Western European text: save it as UTF-8"
+        raise ParseError("invalid_encoding", message)
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:  # one of the five bytes windows-1252 leaves undefined
+        return data.decode("latin-1")
 
 
 # Elements whose text is not shown; a start tag adds a level, an end tag takes one away.
