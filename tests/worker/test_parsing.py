@@ -141,6 +141,19 @@ def test_text_from_before_utf8_is_read_in_its_charset(data: bytes, kind: str, te
     assert text in extract_text(data, kind, "legacy")
 
 
+def test_a_file_of_no_known_type_is_read_when_it_is_text_but_key_material_never() -> None:
+    assert extract_text(b"Thanks to everyone who sent a patch.\n", None, "/docs/THANKS") == (
+        "Thanks to everyone who sent a patch.\n"
+    )
+    assert extract_text("[Unit]\nDescription=Caf\xe9\n".encode("cp1252"), None, "a.service").endswith(
+        "Café\n"
+    )
+    for data, name in ((b"", "NOTES"), (b"-----BEGIN PRIVATE KEY-----\nMIIE\n", "host.pem")):
+        with pytest.raises(ParseError) as refused:
+            extract_text(data, None, name)
+        assert refused.value.category == "unsupported_type"
+
+
 def test_legacy_text_that_is_not_western_is_refused_with_what_to_do() -> None:
     page = b"<meta charset=bogus>" + "Привет, как дела? Это текст по-русски.".encode("cp1251")
     with pytest.raises(ParseError) as refused:
@@ -161,7 +174,7 @@ def test_legacy_text_that_is_not_western_is_refused_with_what_to_do() -> None:
         (b"  \n\n\t ", "markdown", "empty"),
         (b"<html><script>only()</script></html>", "html", "empty"),
         (b"%PDF-1.4 not really", "pdf", "parse_error"),
-        (b"anything", None, "unsupported_type"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, "unsupported_type"),
     ],
 )
 def test_refusals_carry_a_category(data: bytes, kind: str | None, category: str) -> None:

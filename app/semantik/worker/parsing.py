@@ -31,6 +31,8 @@ MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".mkd"})
 HTML_EXTENSIONS = frozenset({".html", ".htm", ".xhtml"})
 PDF_EXTENSIONS = frozenset({".pdf"})
 PLAIN_NAMES = frozenset({"readme", "license", "makefile", "dockerfile", "changelog", "authors"})
+# Text, but no document: drawings and key material are never read, whatever their content.
+NOT_DOCUMENTS = frozenset(".svg .pem .key .crt .csr .der .p12 .pfx .gpg .asc .kdbx".split())
 
 MIME_TYPES = {"markdown": "text/markdown", "html": "text/html", "pdf": "application/pdf"}
 # Control characters other than tab, newlines and form feed; text has almost none of them.
@@ -59,7 +61,8 @@ class ParseError(Exception):
 
 
 def document_kind(path: str) -> str | None:
-    """'text', 'markdown', 'html', 'pdf', or None when the type is not supported."""
+    """'text', 'markdown', 'html', 'pdf' by the file's name, or None: then it is read if its content is
+    text (unknown_type_text)."""
     pure = PurePath(path)
     suffix = pure.suffix.lower()
     if suffix in MARKDOWN_EXTENSIONS:
@@ -254,6 +257,16 @@ def pdf_to_text(data: bytes, max_pages: int | None = None, deadline: Deadline | 
     return "\n\n".join(page.strip() for page in pages if page.strip())
 
 
+def unknown_type_text(data: bytes, path: str) -> str:
+    """A file of no known type is read when its content is text (a NOTICE, a README.debian, a systemd
+    unit); anything else (an image, an archive) is unsupported rather than a failed text file."""
+    try:
+        return decode_text(data)
+    except ParseError as error:
+        suffix = PurePath(path).suffix or "(none)"
+        raise ParseError("unsupported_type", f"unsupported file type {suffix} ({error})") from None
+
+
 def extract_text(
     data: bytes,
     kind: str | None,
@@ -263,13 +276,14 @@ def extract_text(
     timeout: float | None = None,
 ) -> str:
     """The document's text; ``timeout`` seconds (PARSE_TIMEOUT_SECONDS) bound the parse, None: no limit."""
-    if kind is None:
-        suffix = PurePath(path).suffix or "(none)"
-        raise ParseError("unsupported_type", f"unsupported file type {suffix}")
+    if kind is None and (not data or PurePath(path).suffix.lower() in NOT_DOCUMENTS):
+        raise ParseError("unsupported_type", f"unsupported file type {PurePath(path).suffix or '(none)'}")
     if not data:
         raise ParseError("empty", "the file is empty")
     with time_limit(timeout) as deadline:
-        if kind == "pdf":
+        if kind is None:
+            text = unknown_type_text(data, path)
+        elif kind == "pdf":
             text = pdf_to_text(data, max_pdf_pages, deadline)
         elif kind == "html":
             text = html_to_text(decode_text(data))

@@ -106,6 +106,8 @@ def prepare(file: FoundFile, known: Known | None, target: Target, force: bool) -
     except parsing.ParseError as error:
         outcome.error_category, outcome.error_message = error.category, str(error)
         return outcome
+    if kind is None:  # no known type, but its content is text (parsing.unknown_type_text)
+        outcome.mime_type = parsing.mime_type("text", file.path)
     outcome.status, outcome.chunk_count = DocumentStatus.COMPLETED, len(outcome.chunks)
     return outcome
 
