@@ -28,6 +28,7 @@ def write_bad_documents(folder: Path, outside: Path) -> None:
     (folder / "picture.bmp").write_bytes(b"BM" + bytes(200))
     (folder / "good.txt").write_text("This file is fine and should be indexed.\n")
     (folder / "good.md").write_text("# Fine\n\nSo is this Markdown file.\n")
+    (folder / "rotation.docx").write_bytes((DATA.parent / "office" / "rotation.docx").read_bytes())
     (folder / "THANKS").write_text("Thanks to everyone who reported a bad document.\n")
     (folder / "latin1.txt").write_bytes(
         "Caf\xe9 cr\xe8me br\xfbl\xe9e: Latin-1 is read too.\n".encode("latin-1")
@@ -69,16 +70,16 @@ def test_each_bad_document_fails_with_a_reason_and_the_rest_completes(
     for name, (category, fragment) in EXPECTED.items():
         assert failures[name][0] == category, (name, failures[name])
         assert fragment in failures[name][1], (name, failures[name])
-    good = ("good.txt", "good.md", "latin1.txt", "THANKS")
+    good = ("good.txt", "good.md", "latin1.txt", "THANKS", "rotation.docx")
     assert {rows[name].status for name in good} == {DocumentStatus.COMPLETED}
     assert rows["THANKS"].mime_type == "text/plain"
     operation = helpers.operation(uuid)
     assert operation.status is OperationStatus.COMPLETED
     assert (operation.documents_total, operation.documents_processed, operation.documents_failed) == (
-        11,
-        4,
+        12,
+        5,
         7,
     )
     collection = helpers.collection(collection_id)
-    assert (collection.status, collection.document_count) == (CollectionStatus.READY, 4)
-    assert vectors.count(collection.vector_store_name) == collection.vector_count == 4
+    assert (collection.status, collection.document_count) == (CollectionStatus.READY, 5)
+    assert vectors.count(collection.vector_store_name) == collection.vector_count == 5

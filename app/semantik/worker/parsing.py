@@ -1,4 +1,4 @@
-"""From a file's bytes to plain text: text and code, Markdown, HTML and PDF.
+"""From a file's bytes to plain text: text and code, Markdown, HTML, PDF and office documents.
 
 Every refusal is a ``ParseError`` with a category, so a bad file becomes a failed document with a
 reason instead of failing the operation around it.
@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
+
+from semantik.worker import office
 
 PLAIN_EXTENSIONS = frozenset(
     ".txt .text .log .rst .adoc .org .tex .csv .tsv .json .jsonl .yaml .yml .toml .ini .cfg .conf "
@@ -61,10 +63,12 @@ class ParseError(Exception):
 
 
 def document_kind(path: str) -> str | None:
-    """'text', 'markdown', 'html', 'pdf' by the file's name, or None: then it is read if its content is
-    text (unknown_type_text)."""
+    """'text', 'markdown', 'html', 'pdf', 'office' by the file's name, or None: then it is read if its
+    content is text (unknown_type_text)."""
     pure = PurePath(path)
     suffix = pure.suffix.lower()
+    if suffix in office.FORMATS:
+        return "office"
     if suffix in MARKDOWN_EXTENSIONS:
         return "markdown"
     if suffix in HTML_EXTENSIONS:
@@ -79,6 +83,8 @@ def document_kind(path: str) -> str | None:
 def mime_type(kind: str | None, path: str) -> str | None:
     if kind is None:
         return None
+    if kind == "office":
+        return office.FORMATS[PurePath(path).suffix.lower()].mime
     if kind != "text":
         return MIME_TYPES[kind]
     return "application/json" if path.lower().endswith(".json") else "text/plain"
@@ -283,6 +289,11 @@ def extract_text(
     with time_limit(timeout) as deadline:
         if kind is None:
             text = unknown_type_text(data, path)
+        elif kind == "office":
+            try:
+                text = office.office_to_text(data, PurePath(path).suffix.lower(), deadline.check)
+            except office.OfficeError as error:
+                raise ParseError(error.category, str(error)) from None
         elif kind == "pdf":
             text = pdf_to_text(data, max_pdf_pages, deadline)
         elif kind == "html":
