@@ -15,6 +15,8 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from semantik.worker.refusals import ParseError
+
 
 @dataclass(frozen=True)
 class Format:
@@ -61,19 +63,13 @@ TOKEN = re.compile(r"<(/?)([\w:.-]+)([^>]*?)(/?)>|<[!?][^>]*>|([^<]+)")
 ODF_SPACES = re.compile(r'text:c="(\d+)"')
 
 
-class OfficeError(Exception):
-    def __init__(self, category: str, message: str):
-        super().__init__(message)
-        self.category = category
-
-
 def office_to_text(data: bytes, suffix: str, check: Callable[[], None] = lambda: None) -> str:
     """The document's text, paragraph by paragraph; `check()` runs between parts (a parse deadline)."""
     form = FORMATS[suffix]
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise OfficeError(
+        raise ParseError(
             "parse_error", f"unreadable {suffix}: not a zip archive (password-protected, or an older format?)"
         ) from None
     with archive:
@@ -82,25 +78,25 @@ def office_to_text(data: bytes, suffix: str, check: Callable[[], None] = lambda:
             key=lambda info: [int(n) if n.isdigit() else n for n in re.split(r"(\d+)", info.filename)],
         )
         if not parts:
-            raise OfficeError("parse_error", f"unreadable {suffix}: no {form.part.pattern} in the archive")
+            raise ParseError("parse_error", f"unreadable {suffix}: no {form.part.pattern} in the archive")
         inflated = sum(info.file_size for info in parts)
         if inflated > MAX_XML_BYTES:
             message = f"{inflated} bytes of XML inflated is over the {MAX_XML_BYTES}-byte limit"
-            raise OfficeError("too_large", message)
+            raise ParseError("too_large", message)
         texts = []
         for info in parts:
             check()
             try:
                 xml = archive.read(info).decode("utf-8")
             except (zipfile.BadZipFile, UnicodeDecodeError, NotImplementedError, OSError) as error:
-                raise OfficeError("parse_error", f"unreadable {suffix}: {info.filename}: {error}") from None
+                raise ParseError("parse_error", f"unreadable {suffix}: {info.filename}: {error}") from None
             texts.append(_xml_text(xml, form))
     return "\n\n".join(text.strip() for text in texts if text.strip())
 
 
 def _xml_text(xml: str, form: Format) -> str:
     if form.text is None:  # OpenDocument: what is in the body, not the styles before it
-        xml = xml[xml.find("<office:body") :] if "<office:body" in xml else ""
+        xml = "".join(xml.partition("<office:body")[1:])
     parts: list[str] = []
     inside = 0
     for token in TOKEN.finditer(xml):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from semantik.worker import office
+from semantik.worker.refusals import ParseError
 
 PLAIN_EXTENSIONS = frozenset(
     ".txt .text .log .rst .adoc .org .tex .csv .tsv .json .jsonl .yaml .yml .toml .ini .cfg .conf "
@@ -54,12 +55,6 @@ WINDOWS_1252_LABELS = dict.fromkeys(
 )
 ASCII = bytes(range(128))
 MAX_LEGACY_NON_ASCII_SHARE = 0.3
-
-
-class ParseError(Exception):
-    def __init__(self, category: str, message: str):
-        super().__init__(message)
-        self.category = category
 
 
 def document_kind(path: str) -> str | None:
@@ -263,14 +258,15 @@ def pdf_to_text(data: bytes, max_pages: int | None = None, deadline: Deadline | 
     return "\n\n".join(page.strip() for page in pages if page.strip())
 
 
-def unknown_type_text(data: bytes, path: str) -> str:
+def unknown_type_text(data: bytes, suffix: str) -> str:
     """A file of no known type is read when its content is text (a NOTICE, a README.debian, a systemd
     unit); anything else (an image, an archive) is unsupported rather than a failed text file."""
     try:
         return decode_text(data)
     except ParseError as error:
-        suffix = PurePath(path).suffix or "(none)"
-        raise ParseError("unsupported_type", f"unsupported file type {suffix} ({error})") from None
+        raise ParseError(
+            "unsupported_type", f"unsupported file type {suffix or '(none)'} ({error})"
+        ) from None
 
 
 def extract_text(
@@ -282,18 +278,16 @@ def extract_text(
     timeout: float | None = None,
 ) -> str:
     """The document's text; ``timeout`` seconds (PARSE_TIMEOUT_SECONDS) bound the parse, None: no limit."""
-    if kind is None and (not data or PurePath(path).suffix.lower() in NOT_DOCUMENTS):
-        raise ParseError("unsupported_type", f"unsupported file type {PurePath(path).suffix or '(none)'}")
+    suffix = PurePath(path).suffix
+    if kind is None and (not data or suffix.lower() in NOT_DOCUMENTS):
+        raise ParseError("unsupported_type", f"unsupported file type {suffix or '(none)'}")
     if not data:
         raise ParseError("empty", "the file is empty")
     with time_limit(timeout) as deadline:
         if kind is None:
-            text = unknown_type_text(data, path)
+            text = unknown_type_text(data, suffix)
         elif kind == "office":
-            try:
-                text = office.office_to_text(data, PurePath(path).suffix.lower(), deadline.check)
-            except office.OfficeError as error:
-                raise ParseError(error.category, str(error)) from None
+            text = office.office_to_text(data, suffix.lower(), deadline.check)
         elif kind == "pdf":
             text = pdf_to_text(data, max_pdf_pages, deadline)
         elif kind == "html":
