@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
@@ -33,13 +34,17 @@ def write_bad_documents(folder: Path, outside: Path) -> None:
     (folder / "latin1.txt").write_bytes(
         "Caf\xe9 cr\xe8me br\xfbl\xe9e: Latin-1 is read too.\n".encode("latin-1")
     )
+    (folder / "changelog.gz").write_bytes(gzip.compress(b"semantik (0.3.0): gzip-compressed text is read.\n"))
+    # 22 MiB inflated, in 22 KB: over the 20 MiB the test sets, under the default 25.
+    (folder / "zeros.txt.gz").write_bytes(gzip.compress(bytes(22 << 20)))
 
 
 EXPECTED = {
     "garbage.txt": ("binary_content", "binary content"),
     "cyrillic.txt": ("invalid_encoding", "not valid UTF-8 at byte 0"),
     "empty.txt": ("empty", "the file is empty"),
-    "huge.txt": ("too_large", "over the 26214400-byte limit"),
+    "huge.txt": ("too_large", "over the 20971520-byte limit"),
+    "zeros.txt.gz": ("too_large", "inflates to more than the 20971520-byte limit"),
     "broken.pdf": ("parse_error", "unreadable PDF"),
     "escape.txt": ("symlink", "symlinks are not followed"),
     "picture.bmp": ("unsupported_type", "unsupported file type .bmp"),
@@ -57,7 +62,7 @@ def test_each_bad_document_fails_with_a_reason_and_the_rest_completes(
     vectors.create_collection(helpers.collection(collection_id).vector_store_name)
 
     assert (
-        run_operation(uuid, settings.model_copy(update={"max_document_size_mb": 25}), vectors) == "completed"
+        run_operation(uuid, settings.model_copy(update={"max_document_size_mb": 20}), vectors) == "completed"
     )
 
     rows = helpers.documents(collection_id)
@@ -70,16 +75,16 @@ def test_each_bad_document_fails_with_a_reason_and_the_rest_completes(
     for name, (category, fragment) in EXPECTED.items():
         assert failures[name][0] == category, (name, failures[name])
         assert fragment in failures[name][1], (name, failures[name])
-    good = ("good.txt", "good.md", "latin1.txt", "THANKS", "rotation.docx")
+    good = ("good.txt", "good.md", "latin1.txt", "THANKS", "rotation.docx", "changelog.gz")
     assert {rows[name].status for name in good} == {DocumentStatus.COMPLETED}
-    assert rows["THANKS"].mime_type == "text/plain"
+    assert rows["THANKS"].mime_type == rows["changelog.gz"].mime_type == "text/plain"
     operation = helpers.operation(uuid)
     assert operation.status is OperationStatus.COMPLETED
     assert (operation.documents_total, operation.documents_processed, operation.documents_failed) == (
-        12,
-        5,
-        7,
+        14,
+        6,
+        8,
     )
     collection = helpers.collection(collection_id)
-    assert (collection.status, collection.document_count) == (CollectionStatus.READY, 5)
-    assert vectors.count(collection.vector_store_name) == collection.vector_count == 5
+    assert (collection.status, collection.document_count) == (CollectionStatus.READY, 6)
+    assert vectors.count(collection.vector_store_name) == collection.vector_count == 6

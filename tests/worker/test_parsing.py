@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import gzip
 import random
 import re
+import tracemalloc
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -185,3 +187,58 @@ def test_refusals_carry_a_category(data: bytes, kind: str | None, category: str)
         extract_text(data, kind, "file.xyz")
     assert refused.value.category == category
     assert str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "mime"),
+    [
+        ("README.gz", "text", "text/plain"),
+        ("changelog.Debian.gz", None, None),
+        ("guide.md.gz", "markdown", "text/markdown"),
+        ("manual.HTML.GZ", "html", "text/html"),
+    ],
+)
+def test_a_gzip_file_is_of_the_kind_of_the_file_inside(name: str, kind: str | None, mime: str | None) -> None:
+    assert document_kind(f"/docs/{name}") == kind
+    assert mime_type(kind, name) == mime
+
+
+def test_gzip_files_are_read_as_the_file_inside_every_member_of_them() -> None:
+    page = gzip.compress(b"<h1>Bees</h1><script>x()</script><p>dance to tell where flowers are</p>")
+    assert extract_text(page, "html", "bees.html.gz") == "Bees\n\ndance to tell where flowers are"
+    # Debian's changelogs: a name of no known type, text inside; two members, as `cat a.gz b.gz`.
+    entry = (b"semantik (0.3.0) stable; urgency=low\n", b"  * Read gzip.\n")
+    log = gzip.compress(entry[0]) + gzip.compress(entry[1])
+    assert extract_text(log, None, "changelog.Debian.gz") == b"".join(entry).decode()
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "category", "message"),
+    [
+        (gzip.compress(b"x" * 2_000_001), "big.txt.gz", "too_large", "inflates to more than the 2000000"),
+        (gzip.compress(b"notes " * 100)[:-12], "cut.txt.gz", "parse_error", "ends before its content does"),
+        (b"plain text, not gzip", "fake.txt.gz", "parse_error", "unreadable gzip file"),
+        (gzip.compress(b""), "nothing.md.gz", "empty", "the file is empty"),
+        (gzip.compress(b"\x00" * 512), "backup.tar.gz", "unsupported_type", "unsupported file type .tar"),
+        (gzip.compress(b"\x89PNG\r\n\x1a\n\x00\x00"), "image.gz", "unsupported_type", "binary content"),
+    ],
+)
+def test_a_bad_gzip_file_is_refused_with_its_reason(
+    data: bytes, name: str, category: str, message: str
+) -> None:
+    with pytest.raises(ParseError) as refused:
+        extract_text(data, document_kind(name), name, max_bytes=2_000_000)
+    assert (refused.value.category, message in str(refused.value)) == (category, True), str(refused.value)
+
+
+def test_a_gzip_bomb_is_refused_without_being_inflated() -> None:
+    bomb = gzip.compress(bytes(256 << 20), compresslevel=1)  # 256 MiB of zeros in about 1 MB
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParseError) as refused:
+            extract_text(bomb, "text", "zeros.txt.gz", max_bytes=1 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert refused.value.category == "too_large"
+    assert peak < 8 << 20, f"{peak} bytes allocated to refuse it"

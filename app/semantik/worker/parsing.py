@@ -1,4 +1,5 @@
-"""From a file's bytes to plain text: text and code, Markdown, HTML, PDF and office documents.
+"""From a file's bytes to plain text: text and code, Markdown, HTML, PDF and office documents, each
+also gzip-compressed (README.gz, changelog.Debian.gz, manual.html.gz).
 
 Every refusal is a ``ParseError`` with a category, so a bad file becomes a failed document with a
 reason instead of failing the operation around it.
@@ -15,6 +16,7 @@ import re
 import signal
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,8 +36,9 @@ MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".mkd"})
 HTML_EXTENSIONS = frozenset({".html", ".htm", ".xhtml"})
 PDF_EXTENSIONS = frozenset({".pdf"})
 PLAIN_NAMES = frozenset({"readme", "license", "makefile", "dockerfile", "changelog", "authors"})
-# Text, but no document: drawings and key material are never read, whatever their content.
-NOT_DOCUMENTS = frozenset(".svg .pem .key .crt .csr .der .p12 .pfx .gpg .asc .kdbx".split())
+# Never read, whatever their content: drawings and key material (text, but no document), and a tar
+# archive (so a .tar.gz is not inflated only to be refused).
+NOT_DOCUMENTS = frozenset(".svg .pem .key .crt .csr .der .p12 .pfx .gpg .asc .kdbx .tar".split())
 
 MIME_TYPES = {"markdown": "text/markdown", "html": "text/html", "pdf": "application/pdf"}
 # Control characters other than tab, newlines and form feed; text has almost none of them.
@@ -55,12 +58,20 @@ WINDOWS_1252_LABELS = dict.fromkeys(
 )
 ASCII = bytes(range(128))
 MAX_LEGACY_NON_ASCII_SHARE = 0.3
+GZIP_SUFFIX = ".gz"
+DEFAULT_MAX_BYTES = 25 * 1024 * 1024  # MAX_DOCUMENT_SIZE_MB's default
+
+
+def inner_path(path: str) -> str:
+    """A gzip file stands for the file inside it, named without its .gz."""
+    pure = PurePath(path)
+    return str(pure.with_suffix("")) if pure.suffix.lower() == GZIP_SUFFIX else path
 
 
 def document_kind(path: str) -> str | None:
     """'text', 'markdown', 'html', 'pdf', 'office' by the file's name, or None: then it is read if its
-    content is text (unknown_type_text)."""
-    pure = PurePath(path)
+    content is text (unknown_type_text). A gzip file is of the kind of the file inside it."""
+    pure = PurePath(inner_path(path))
     suffix = pure.suffix.lower()
     if suffix in office.FORMATS:
         return "office"
@@ -78,6 +89,7 @@ def document_kind(path: str) -> str | None:
 def mime_type(kind: str | None, path: str) -> str | None:
     if kind is None:
         return None
+    path = inner_path(path)
     if kind == "office":
         return office.FORMATS[PurePath(path).suffix.lower()].mime
     if kind != "text":
@@ -258,6 +270,25 @@ def pdf_to_text(data: bytes, max_pages: int | None = None, deadline: Deadline | 
     return "\n\n".join(page.strip() for page in pages if page.strip())
 
 
+def gunzip(data: bytes, max_bytes: int) -> bytes:
+    """A gzip file's content (every member of it), refused once it inflates past ``max_bytes``: a few
+    kilobytes of gzip can inflate to gigabytes, so it is never inflated further than that."""
+    content = bytearray()
+    while data:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # 16: a gzip header and trailer
+        try:
+            content += inflater.decompress(data, max_bytes + 1 - len(content))
+        except zlib.error as error:
+            raise ParseError("parse_error", f"unreadable gzip file: {error}") from None
+        if len(content) > max_bytes:
+            limit = f"the {max_bytes}-byte limit (MAX_DOCUMENT_SIZE_MB)"
+            raise ParseError("too_large", f"inflates to more than {limit}")
+        if not inflater.eof:
+            raise ParseError("parse_error", "unreadable gzip file: it ends before its content does")
+        data = inflater.unused_data.lstrip(b"\0")  # the next member, after any zero padding
+    return bytes(content)
+
+
 def unknown_type_text(data: bytes, suffix: str) -> str:
     """A file of no known type is read when its content is text (a NOTICE, a README.debian, a systemd
     unit); anything else (an image, an archive) is unsupported rather than a failed text file."""
@@ -276,11 +307,16 @@ def extract_text(
     *,
     max_pdf_pages: int | None = None,
     timeout: float | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> str:
-    """The document's text; ``timeout`` seconds (PARSE_TIMEOUT_SECONDS) bound the parse, None: no limit."""
-    suffix = PurePath(path).suffix
+    """The document's text; ``timeout`` seconds (PARSE_TIMEOUT_SECONDS) bound the parse, None: no limit.
+    A gzip file is read as the file inside it, which may be ``max_bytes`` long (MAX_DOCUMENT_SIZE_MB)."""
+    inner = inner_path(path)
+    suffix = PurePath(inner).suffix
     if kind is None and (not data or suffix.lower() in NOT_DOCUMENTS):
         raise ParseError("unsupported_type", f"unsupported file type {suffix or '(none)'}")
+    if inner != path:
+        data = gunzip(data, max_bytes)
     if not data:
         raise ParseError("empty", "the file is empty")
     with time_limit(timeout) as deadline:

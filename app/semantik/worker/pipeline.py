@@ -100,7 +100,12 @@ def prepare(file: FoundFile, known: Known | None, target: Target, force: bool) -
         return outcome
     try:
         text = parsing.extract_text(
-            content.data, kind, file.path, max_pdf_pages=target.max_pdf_pages, timeout=target.parse_timeout
+            content.data,
+            kind,
+            file.path,
+            max_pdf_pages=target.max_pdf_pages,
+            timeout=target.parse_timeout,
+            max_bytes=target.max_bytes,
         )
         outcome.chunks = _chunks(text, target)
     except parsing.ParseError as error:
