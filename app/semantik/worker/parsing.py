@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from semantik.shared.config import Settings
 from semantik.worker import office
 from semantik.worker.refusals import ParseError
 
@@ -59,7 +60,8 @@ WINDOWS_1252_LABELS = dict.fromkeys(
 ASCII = bytes(range(128))
 MAX_LEGACY_NON_ASCII_SHARE = 0.3
 GZIP_SUFFIX = ".gz"
-DEFAULT_MAX_BYTES = 25 * 1024 * 1024  # MAX_DOCUMENT_SIZE_MB's default
+# MAX_DOCUMENT_SIZE_MB's default, for callers without settings (the pipeline passes the setting).
+DEFAULT_MAX_BYTES = int(Settings.model_fields["max_document_size_mb"].default * 1024 * 1024)
 
 
 def inner_path(path: str) -> str:
