@@ -56,9 +56,9 @@ lint: dev
 
 ## test: lint, then every test (real PostgreSQL/Redis and lab hosts are started by the tests; the
 ##       scenarios' deploys copy with rsync, as make deploy does; promtool checks the alert rules, nft
-##       the firewall's)
+##       the firewall's), in two processes: the prod scenario, and the rest (tests/conftest.py, STREAMS)
 test: lint $(TOOLS) $(PROMTOOL) $(NFT)
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses 2
 
 ## test-coverage: every test but the lab's under coverage.py: line and branch coverage of app/ (the
 ##                services the tests start included); the HTML report in build/coverage/html

@@ -89,7 +89,7 @@ def ansible_playbook(*args: str, env: dict[str, str] | None = None) -> subproces
         stdin=subprocess.DEVNULL,  # a prompt (wipe.yml's) gets no answer, as in CI, not a wait
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=1800,  # a bound on a hung run: the upgrade alone takes 10 to 15 minutes
     )
 
 

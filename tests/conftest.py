@@ -42,6 +42,22 @@ TEST_ENV = {
 }
 
 
+# `make test` runs two processes (pytest-xdist), each a stream of tests in order: the prod scenario,
+# about half of the suite's time, in one; every other test in the other, so that the test servers, a
+# module's fixtures and its lab hosts stay in one process. The two share only the lab, whose state
+# lab.py locks; each scenario builds its own wheelhouse (molecule/*/host_vars).
+STREAMS = ("prod", "rest")
+PROD_SCENARIO = "tests/deploy/test_molecule.py::test_molecule_scenario_passes[prod]"
+TREE_CHECK = "tests/test_tree.py::"
+
+
+def stream(nodeid: str) -> str:
+    """Which of STREAMS runs this test (the tree's check: the one it is parametrized with)."""
+    if nodeid.startswith(TREE_CHECK):
+        return nodeid.rsplit("[", 1)[1].rstrip("]")
+    return "prod" if nodeid == PROD_SCENARIO else "rest"
+
+
 def cuda_available() -> bool:
     import torch
 
@@ -50,6 +66,26 @@ def cuda_available() -> bool:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     tree.AT_START = tree.dirty()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A test that takes `stream` runs at the end of each (test_tree.py).
+    if "stream" in metafunc.fixturenames:
+        metafunc.parametrize("stream", STREAMS)
+
+
+# Before xdist's own (the one for --dist).
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Streams(LoadScopeScheduling):
+        """Each stream a scope: one process runs all of it, in order."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return stream(nodeid)
+
+    return Streams(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -41,7 +41,7 @@ def test_molecule_scenario_passes(scenario: str) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=3600,
+        timeout=5400,  # prod takes 30 to 45 minutes beside the other tests
     )
     # The whole output, kept (git-ignored): the figures the scenarios print, what failed and why.
     log = ROOT / "build" / f"molecule-{scenario}.log"

@@ -53,11 +53,24 @@ def apt_install(packages: list[str]) -> None:
         POLICY_RC_D.chmod(0o755)
     try:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env)
+        apt_get("update", "-qq", env=env)
+        apt_get("install", "-y", "-qq", *packages, env=env)
     finally:
         if placed:
             POLICY_RC_D.unlink()
+
+
+def apt_get(*args: str, env: dict[str, str], wait: float = 600) -> None:
+    """apt-get, waiting while another apt run (the lab's, in the suite's other stream) holds its lock:
+    apt-get update gives up at once, whatever DPkg::Lock::Timeout says."""
+    deadline = time.monotonic() + wait
+    while True:
+        done = subprocess.run(["apt-get", *args], capture_output=True, text=True, env=env)
+        if done.returncode == 0:
+            return
+        if "Could not get lock" not in done.stderr or time.monotonic() > deadline:
+            raise RuntimeError(f"apt-get {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+        time.sleep(2)
 
 
 def free_port() -> int:
