@@ -212,16 +212,20 @@ def test_gzip_files_are_read_as_the_file_inside_every_member_of_them() -> None:
     assert extract_text(log, None, "changelog.Debian.gz") == b"".join(entry).decode()
 
 
+BAD_GZIP = [
+    (gzip.compress(b"x" * 2_000_001), "big.txt.gz", "too_large", "inflates to more than the 2000000"),
+    (gzip.compress(b"notes " * 100)[:-12], "cut.txt.gz", "parse_error", "ends before its content does"),
+    (b"plain text, not gzip", "fake.txt.gz", "parse_error", "unreadable gzip file"),
+    (gzip.compress(b""), "nothing.md.gz", "empty", "the file is empty"),
+    (gzip.compress(b"\x00" * 512), "backup.tar.gz", "unsupported_type", "unsupported file type .tar"),
+    (gzip.compress(b"\x89PNG\r\n\x1a\n\x00\x00"), "image.gz", "unsupported_type", "binary content"),
+]
+
+
+# Named by file: gzip's header holds the time it was made, and each of make test's processes
+# must collect the same test names.
 @pytest.mark.parametrize(
-    ("data", "name", "category", "message"),
-    [
-        (gzip.compress(b"x" * 2_000_001), "big.txt.gz", "too_large", "inflates to more than the 2000000"),
-        (gzip.compress(b"notes " * 100)[:-12], "cut.txt.gz", "parse_error", "ends before its content does"),
-        (b"plain text, not gzip", "fake.txt.gz", "parse_error", "unreadable gzip file"),
-        (gzip.compress(b""), "nothing.md.gz", "empty", "the file is empty"),
-        (gzip.compress(b"\x00" * 512), "backup.tar.gz", "unsupported_type", "unsupported file type .tar"),
-        (gzip.compress(b"\x89PNG\r\n\x1a\n\x00\x00"), "image.gz", "unsupported_type", "binary content"),
-    ],
+    ("data", "name", "category", "message"), BAD_GZIP, ids=[case[1] for case in BAD_GZIP]
 )
 def test_a_bad_gzip_file_is_refused_with_its_reason(
     data: bytes, name: str, category: str, message: str
