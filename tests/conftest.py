@@ -42,12 +42,17 @@ TEST_ENV = {
 }
 
 
-# `make test` runs two processes (pytest-xdist), each a stream of tests in order: the prod scenario,
-# about half of the suite's time, in one; every other test in the other, so that the test servers, a
-# module's fixtures and its lab hosts stay in one process. The two share only the lab, whose state
-# lab.py locks; each scenario builds its own wheelhouse (molecule/*/host_vars).
-STREAMS = ("prod", "rest")
-PROD_SCENARIO = "tests/deploy/test_molecule.py::test_molecule_scenario_passes[prod]"
+# `make test` runs two processes (pytest-xdist), each a stream of tests in order, so that the test
+# servers, a module's fixtures and its lab hosts stay in one process: "lab", the prod scenario (about
+# half of the suite's time) and the roles' tests on hosts of their own; "rest", everything else, the
+# default scenario included (measured: the two streams then take about as long). They share only the
+# lab, whose state lab.py locks; each scenario builds its own wheelhouse (molecule/*/host_vars).
+STREAMS = ("lab", "rest")
+LAB_STREAM = (
+    "tests/deploy/test_molecule.py::test_molecule_scenario_passes[prod]",
+    *("tests/deploy/test_platform.py::", "tests/deploy/test_firewall_enforced.py::"),
+    "tests/deploy/test_gpu_decision.py::",
+)
 TREE_CHECK = "tests/test_tree.py::"
 
 
@@ -55,7 +60,7 @@ def stream(nodeid: str) -> str:
     """Which of STREAMS runs this test (the tree's check: the one it is parametrized with)."""
     if nodeid.startswith(TREE_CHECK):
         return nodeid.rsplit("[", 1)[1].rstrip("]")
-    return "prod" if nodeid == PROD_SCENARIO else "rest"
+    return "lab" if nodeid.startswith(LAB_STREAM) else "rest"
 
 
 def cuda_available() -> bool:
