@@ -56,7 +56,7 @@ lint: dev
 
 ## test: lint, then every test (real PostgreSQL/Redis and lab hosts are started by the tests; the
 ##       scenarios' deploys copy with rsync, as make deploy does; promtool checks the alert rules, nft
-##       the firewall's), in two processes: the prod scenario, and the rest (tests/conftest.py, STREAMS)
+##       the firewall's), in two processes: the lab stream and the rest (tests/conftest.py, STREAMS)
 test: lint $(TOOLS) $(PROMTOOL) $(NFT)
 	$(BIN)/pytest --numprocesses 2
 
