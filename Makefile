@@ -118,7 +118,7 @@ lab-dev-down: dev
 ##         encrypted with a generated password file inventories/$(ENV)/.vault_pass (never committed)
 ## wheelhouse: every wheel the hosts of inventories/$(ENV) need (the project's own included), resolved for
 ##         the hosts' Python into wheelhouse/ (torch per semantik_torch_variant); cached, a rerun is quick
-## deploy: converge inventories/$(ENV) with site.yml (dev: Mitogen's strategy; STRATEGY=linear for Ansible's)
+## deploy: converge inventories/$(ENV) with site.yml (Mitogen's strategy; STRATEGY=linear for Ansible's)
 ## demo: on a fresh Debian 12 machine (root): a lab host, the wheelhouse, the dev stack, the sample
 ##         documents ingested and searched through nginx; prints the results, the web page's URL and
 ##         whom to sign in as
@@ -126,10 +126,9 @@ lab-dev-down: dev
 # When this make began: the demo's phases start with the venv.
 MAKE_STARTED := $(shell date +%s)
 ENV ?= dev
-# The vault passwords come through ansible.cfg's vault_identity_list. STRATEGY=mitogen_linear runs the
-# plays with Mitogen's strategy, STRATEGY=linear with Ansible's; the one-host dev layout's converge
-# (make deploy, make demo) takes Mitogen's unless told, the others Ansible's (README, "Speed").
-deploy: STRATEGY ?= $(if $(filter dev,$(ENV)),mitogen_linear)
+# The vault passwords come through ansible.cfg's vault_identity_list. A converge (make deploy, make demo)
+# takes Mitogen's strategy unless told STRATEGY=linear, Ansible's own (README, "Speed").
+deploy: STRATEGY ?= mitogen_linear
 ANSIBLE_RUN = PATH=$(CURDIR)/$(BIN):$$PATH $(if $(STRATEGY),ANSIBLE_STRATEGY=$(STRATEGY))
 ## lock: locks/cpu.txt and locks/cuda.txt, every package the hosts' venv holds, from pyproject.toml
 ##       (the wheelhouse resolves within them: run it after changing a dependency; it keeps the pins

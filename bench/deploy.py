@@ -3,7 +3,7 @@
 - fresh converge: the host is recreated, then `site.yml` runs once (the wheelhouse warm), with Mitogen's
   strategy as `make deploy ENV=dev` runs it;
 - no-op re-run: `site.yml` again, target ≤ 20 s, with its changed count (0), under each strategy
-  (Mitogen's, the dev layout's default, and Ansible's linear);
+  (Mitogen's, make deploy's default, and Ansible's linear);
 - the floor: one trivial task (bench/floor.yml) run the same way on the same host, and the ratio
   no-op ÷ floor: Ansible's own cost is the unit, so the figure survives a slow or busy machine;
 - check mode: `site.yml --check --diff` on the converged host, with its changed count (0);
