@@ -22,6 +22,7 @@ from support.servers import (  # noqa: E402
     Redis,
     ensure_installed,
     free_port,
+    remove_scratch_dirs,
     scratch_dir,
     start_service,
     stop_service,
@@ -73,6 +74,12 @@ def cuda_available() -> bool:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     tree.AT_START = tree.dirty()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # After the fixtures' teardown (the servers stopped); a failed session keeps them, for their logs.
+    if exitstatus == pytest.ExitCode.OK:
+        remove_scratch_dirs()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,5 +1,5 @@
 """Real PostgreSQL and Redis servers for the tests: installed from Debian when missing, started on
-loopback with throwaway data directories, stopped afterwards."""
+loopback with throwaway data directories, stopped afterwards and their directories removed."""
 
 from __future__ import annotations
 
@@ -254,10 +254,21 @@ class Redis:
             self.process.wait(timeout=30)
 
 
+# Every scratch directory this process made (tempfile's, not pytest's: the servers' users must reach
+# them), removed when its session ends (tests/conftest.py).
+SCRATCH_DIRS: list[Path] = []
+
+
 def scratch_dir(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=f"semantik-{prefix}-"))
     path.chmod(0o755)
+    SCRATCH_DIRS.append(path)
     return path
+
+
+def remove_scratch_dirs() -> None:
+    while SCRATCH_DIRS:
+        shutil.rmtree(SCRATCH_DIRS.pop(), ignore_errors=True)
 
 
 def start_process(
